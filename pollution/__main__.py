@@ -1,0 +1,3 @@
+from pollution.cli import main
+
+main()
