@@ -67,7 +67,7 @@ def ginkgo_spec_text(junit_name: str) -> str:
     text = junit_name
     if m is not None and m.group(1) == "It":
         text = junit_name[m.end():]
-    return _GINKGO_LABELS.sub("", text)
+    return _GINKGO_LABELS.sub("", text).strip()
 
 
 def ginkgo_timeline_start(case: Any) -> float | None:
