@@ -202,7 +202,9 @@ def _runs_from_manifest(manifest: Path, mode: str | None) -> list[RunSource]:
         runs = []
         for entry in entries:
             files = tuple(manifest.parent / f for f in entry["reports"])
-            runs.append(RunSource(str(entry["run_id"]), files, mode or entry.get("mode")))
+            # Prefixed with the directory: two campaigns both have a "serial-1".
+            run_id = f"{_run_name(manifest.parent)}/{entry['run_id']}"
+            runs.append(RunSource(run_id, files, mode or entry.get("mode")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReportError(str(manifest), f"not a pollution run manifest ({exc})") from None
     return runs
