@@ -10,6 +10,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperCommand
 
 from pollution.errors import InputError, PollutionError, RunnerError
 
@@ -24,7 +26,7 @@ out = Console()
 err = Console(stderr=True)
 
 # Options that take several values in a row: ``--serial a.xml b.xml``.
-MULTI_VALUE_OPTIONS = ("--serial", "--parallel")
+MULTI_VALUE_OPTIONS = ("--serial", "-s", "--parallel", "-p")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,16 +39,27 @@ def _user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _error("error", exc)
             raise typer.Exit(2) from None
         except RunnerError as exc:
-            err.print(f"[bold red]runner error:[/] {exc}", highlight=False, soft_wrap=True)
+            _error("runner error", exc)
             raise typer.Exit(3) from None
         except PollutionError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _error("error", exc)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # an output path that cannot be written
+            _error("error", exc)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _error(label: str, exc: BaseException) -> None:
+    # Paths and parser messages may hold ``[...]``: never read them as markup.
+    text = str(exc)
+    if "\n" in text or "\r" in text:
+        text = " ".join(text.split())  # one line, whatever the message holds
+    err.print(f"[bold red]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def expand_multi_value(argv: list[str], options: tuple[str, ...] = MULTI_VALUE_OPTIONS) -> list[str]:
@@ -54,6 +67,7 @@ def expand_multi_value(argv: list[str], options: tuple[str, ...] = MULTI_VALUE_O
 
     Click options take one value each; a shell glob after ``--serial`` gives
     several.  Values run until the next argument that starts with ``-``.
+    ``--serial=a b`` works the same way.
     """
     result: list[str] = []
     current: str | None = None
@@ -64,6 +78,9 @@ def expand_multi_value(argv: list[str], options: tuple[str, ...] = MULTI_VALUE_O
         elif arg in options:
             current = arg
             result.append(arg)
+        elif arg.startswith("--") and arg.split("=", 1)[0] in options:
+            current = arg.split("=", 1)[0]
+            result.append(arg)
         elif current is not None and not arg.startswith("-"):
             if result[-1] != current:
                 result.append(current)
@@ -72,6 +89,17 @@ def expand_multi_value(argv: list[str], options: tuple[str, ...] = MULTI_VALUE_O
             current = None
             result.append(arg)
     return result
+
+
+class MultiValueCommand(TyperCommand):
+    """A command whose :data:`MULTI_VALUE_OPTIONS` take every value up to the next option.
+
+    Expanding here, not in :func:`main`, keeps the rewrite to the commands that
+    have those options and makes ``CliRunner`` see what the shell sees.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_multi_value(args))
 
 
 @app.command()
@@ -90,10 +118,10 @@ def ingest(
     _report_skipped(result.skipped)
     save_table(result.table, out_path)
     runs = result.table["run_id"].nunique()
-    out.print(f"{len(result.table)} test cases from {runs} run(s) -> {out_path}")
+    out.print(f"{len(result.table)} test cases from {runs} run(s) -> {escape(str(out_path))}")
 
 
-@app.command()
+@app.command(cls=MultiValueCommand)
 @_user_errors
 def diff(
     runs: Annotated[
@@ -118,6 +146,7 @@ def diff(
     from pollution import render
     from pollution.diff import FINDINGS, summarize
     from pollution.diff import diff_paths
+    from pollution.results import save_table
 
     outcome = diff_paths(runs or [], serial or [], parallel or [], keep_going=keep_going)
     _report_skipped(outcome.skipped)
@@ -125,9 +154,67 @@ def diff(
     if json_path is not None:
         render.write_diff_json(outcome, json_path)
     if out_path is not None:
-        outcome.diff.to_parquet(out_path, index=False)
+        save_table(outcome.diff, out_path)
     if fail_on_findings and any(summarize(outcome.diff)[c] for c in FINDINGS):
         raise typer.Exit(1)
+
+
+RUNNER_HELP = "Test runner adapter: pytest, go, ginkgo or command."
+
+
+@app.command()
+@_user_errors
+def run(
+    runner: Annotated[str, typer.Option("--runner", "-r", help=RUNNER_HELP)] = "pytest",
+    path: Annotated[
+        str | None, typer.Option("--path", help="Directory the runner works in (pytest rootdir, go module, Ginkgo suite).")
+    ] = None,
+    serial: Annotated[int, typer.Option("--serial", help="Number of serial runs.")] = 1,
+    parallel: Annotated[int, typer.Option("--parallel", help="Number of parallel runs.")] = 3,
+    workers: Annotated[int, typer.Option("--workers", "-n", help="Workers (processes) per parallel run.")] = 4,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Artifacts directory: reports + manifest.json.")] = Path(
+        "artifacts"
+    ),
+    runner_arg: Annotated[
+        list[str] | None, typer.Option("--runner-arg", help="Extra argument passed to the runner (repeatable).")
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="NAME=VALUE for the test processes; {probe} and {worker} are expanded (repeatable)."),
+    ] = None,
+    command: Annotated[
+        str | None, typer.Option("--command", help="For --runner command: template with {junit}, {tests}, {workers}.")
+    ] = None,
+    package: Annotated[list[str] | None, typer.Option("--package", help="For --runner go: package pattern.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds before a run is killed.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+) -> None:
+    """Run a suite serially and in parallel, keeping each run's report and a manifest for `pollution diff`."""
+    from pollution.runners import runner_from_options
+    from pollution.runners.base import parse_env_assignments
+    from pollution.runs import run_suite
+
+    adapter = runner_from_options(runner, path=path, args=runner_arg, packages=package, command=command)
+    overlay = parse_env_assignments(env or [])
+
+    def started(request: Any, index: int, total: int) -> None:
+        if not quiet:
+            kind = "serially" if request.mode == "serial" else f"with {request.workers} workers"
+            err.print(f"[{index + 1}/{total}] {request.run_id}: running {kind}...", highlight=False)
+
+    def done(result: Any) -> None:
+        failed = int(result.table["outcome"].isin(["failed", "error"]).sum())
+        status = "timed out" if result.timed_out else f"exit {result.exit_code}"
+        out.print(
+            f"{result.run_id}: {len(result.table)} tests, {failed} failed, {result.duration:.1f}s ({status})",
+            highlight=False,
+        )
+
+    run_suite(
+        adapter, out_dir, serial=serial, parallel=parallel, workers=workers, env=overlay,
+        timeout=timeout, on_start=started, on_done=done,
+    )
+    out.print(f"artifacts in {out_dir}; next: pollution diff {out_dir}", highlight=False)
 
 
 def _mode(value: str | None) -> str | None:
@@ -138,8 +225,8 @@ def _mode(value: str | None) -> str | None:
 
 def _report_skipped(skipped: list[Any]) -> None:
     for item in skipped:
-        err.print(f"[yellow]skipped[/] {item.reason}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]skipped[/] {escape(item.reason)}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
-    app(args=expand_multi_value(sys.argv[1:]), prog_name="pollution")
+    app(args=sys.argv[1:], prog_name="pollution")
