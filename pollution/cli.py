@@ -144,8 +144,7 @@ def diff(
 ) -> None:
     """Classify every test from serial vs parallel runs: victims, genuine failures, flaky tests."""
     from pollution import render
-    from pollution.diff import FINDINGS, summarize
-    from pollution.diff import diff_paths
+    from pollution.diff import FINDINGS, diff_paths, summarize
     from pollution.results import save_table
 
     outcome = diff_paths(runs or [], serial or [], parallel or [], keep_going=keep_going)

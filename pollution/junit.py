@@ -184,6 +184,8 @@ def _runs_in_directory(root: Path, mode: str | None) -> list[RunSource]:
             continue
         if (path.parent, path.name.split(".")[0]) in ginkgo_stems:
             continue  # the JSON report of the same Ginkgo run says more
+        if _foreign_xml(path):
+            continue  # pom.xml, testng-results.xml...: found by walking, not named by the user
         if path.name.startswith("TEST-"):
             per_class.setdefault(path.parent, []).append(path)
         else:
@@ -193,6 +195,30 @@ def _runs_in_directory(root: Path, mode: str | None) -> list[RunSource]:
     if not runs:
         raise ReportError(str(root), "no JUnit XML or Ginkgo JSON report in this directory")
     return sorted(runs, key=lambda r: r.run_id)
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*(?:\[.*?\]\s*)?>", re.S)
+
+
+def _foreign_xml(path: Path) -> bool:
+    """An XML file whose root element is plainly not a JUnit one.
+
+    Only for walking directories: anything undecidable (binary, unreadable, a
+    ``<testsuite>`` behind a DTD) stays a candidate, so it is refused loudly
+    when parsed.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except OSError:
+        return False
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    while m := _PROLOG_SKIP.match(head, pos) or _DOCTYPE.match(head, pos):
+        pos = m.end()
+    m = _ROOT.match(head, pos)
+    return m is not None and m.group(2) not in (b"testsuites", b"testsuite")
 
 
 def _runs_from_manifest(manifest: Path, mode: str | None) -> list[RunSource]:
@@ -341,14 +367,30 @@ def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq
             while elem.getprevious() is not None:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
-        msg = exc.msg or str(exc)
+        line, msg = _syntax_error(exc, source)
         if "Entity" in msg or "entity" in msg:
             msg = f"refused or undefined entity reference ({msg})"
         raise ReportError(source, f"malformed XML: {msg}", line) from None
     except OSError as exc:
         raise ReportError(source, str(exc)) from None
     return seq
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, source: str) -> tuple[int | None, str]:
+    """Line and message of a parse error.
+
+    With ``resolve_entities=False`` lxml's iterparse reports some fatal errors
+    (an undefined ``&foo;``) as "no element found" at line 0; its error log,
+    shared between parses, still holds the real one as its last fatal entry
+    for this file.
+    """
+    if exc.lineno and exc.msg and exc.msg != "no element found":
+        return exc.lineno, exc.msg
+    log: Any = exc.error_log  # lxml-stubs leave _ErrorLog empty
+    fatal = [e for e in log.filter_from_fatals() if e.filename == source]
+    if fatal:
+        return fatal[-1].line or None, fatal[-1].message
+    return exc.lineno or None, exc.msg or str(exc)
 
 
 def _case_children(elem: Any, status: str | None) -> tuple[str, str | None, int, dict[str, str] | None]:

@@ -56,19 +56,25 @@ def _enabled(config: pytest.Config) -> bool:
     )
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def _worker(config: pytest.Config) -> str:
+    # xdist gives its workers ``workerinput``; the PYTEST_XDIST_WORKER variable
+    # alone may be inherited from an outer xdist run that started this pytest.
+    workerinput = getattr(config, "workerinput", None)
+    if isinstance(workerinput, dict) and "workerid" in workerinput:
+        return str(workerinput["workerid"])
+    return "main"
 
 
 class _Recorder:
-    def __init__(self) -> None:
+    def __init__(self, worker: str) -> None:
         self.position = 0
+        self.worker = worker
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
         item.user_properties.extend(
             [
-                ("worker", _worker()),
+                ("worker", self.worker),
                 ("position", str(self.position)),
                 ("nodeid", item.nodeid),
                 ("start", repr(time.time())),
@@ -87,14 +93,15 @@ class _Recorder:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    worker = _worker(config)
     template = os.environ.get(ENV_TEMPLATE)
     if template:
         # Per-worker isolation (DATABASE_URL=.../db_{worker}) can only be
         # expanded here, inside the worker, before test modules are imported.
         for key, value in json.loads(template).items():
-            os.environ[key] = value.replace("{worker}", _worker())
+            os.environ[key] = value.replace("{worker}", worker)
     if _enabled(config):
-        config.pluginmanager.register(_Recorder(), "pollution-recorder")
+        config.pluginmanager.register(_Recorder(worker), "pollution-recorder")
 
 
 @pytest.hookimpl(trylast=True)

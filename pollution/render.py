@@ -49,14 +49,14 @@ def print_diff(console: Console, outcome: DiffOutcome, limit: int = 40) -> None:
     table.add_column("parallel", justify="right", no_wrap=True)
     table.add_column("message", overflow="ellipsis", no_wrap=True, ratio=2)
     shown = findings if limit <= 0 else findings.head(limit)
-    for row in shown.itertuples():
-        message = "" if pd.isna(row.message) else str(row.message).splitlines()[0] if str(row.message) else ""
+    for row in shown.to_dict(orient="records"):
+        category = str(row["category"])
         table.add_row(
-            f"[{_STYLE[row.category]}]{row.category}[/]",
-            Text(str(row.test_id)),
-            f"{row.serial_failures}/{row.serial_runs}",
-            f"{row.parallel_failures}/{row.parallel_runs}",
-            Text(message),
+            f"[{_STYLE[category]}]{category}[/]",
+            Text(str(row["test_id"])),
+            f"{row['serial_failures']}/{row['serial_runs']}",
+            f"{row['parallel_failures']}/{row['parallel_runs']}",
+            Text(_first_line(row["message"])),
         )
     console.print(table)
     if len(shown) < len(findings):
@@ -69,13 +69,20 @@ def diff_document(outcome: DiffOutcome) -> dict[str, Any]:
         "serial_runs": outcome.runs("serial"),
         "parallel_runs": outcome.runs("parallel"),
         "summary": summarize(outcome.diff),
-        "tests": [_jsonable(r) for r in outcome.diff.to_dict(orient="records")],
+        "tests": [_jsonable({str(k): v for k, v in r.items()}) for r in outcome.diff.to_dict(orient="records")],
         "skipped_files": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],
     }
 
 
 def write_diff_json(outcome: DiffOutcome, path: Path) -> None:
     path.write_text(json.dumps(diff_document(outcome), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _first_line(message: Any) -> str:
+    """The first non-blank line of a failure message, or "" when there is none."""
+    if message is None or message is pd.NA or (isinstance(message, float) and math.isnan(message)):
+        return ""
+    return next((line for line in str(message).splitlines() if line.strip()), "")
 
 
 def _jsonable(record: dict[str, Any]) -> dict[str, Any]:

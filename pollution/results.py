@@ -67,4 +67,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"{path}: not a pollution results table (missing {', '.join(missing)})")
-    return table[COLUMNS].astype(SCHEMA)
+    try:
+        return table[COLUMNS].astype(SCHEMA)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: a results table column has the wrong type ({exc})") from None

@@ -1,0 +1,507 @@
+"""Reports from CI artifacts are untrusted input.
+
+No entity expansion, no external entities, no network; anything malformed is
+a one-line :class:`ReportError` naming the file (and line where there is
+one); ``keep_going`` skips bad files without keeping half of them.  Also:
+how arguments become runs (directories, globs, Surefire folders, manifests)
+and that names survive exactly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pollution import load_junit
+from pollution.errors import InputError, ReportError
+from pollution.junit import find_runs
+
+TIME_LIMIT = 2.0  # seconds; a refused file must not be parsed at all
+
+
+GOOD = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="unit" tests="2">
+  <testcase classname="pkg.mod" name="{a}" time="0.1"/>
+  <testcase classname="pkg.mod" name="{b}" time="0.2"><failure message="boom">trace</failure></testcase>
+</testsuite>
+"""
+
+
+def good(path: Path, a: str = "test_a", b: str = "test_b") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(GOOD.format(a=a, b=b), encoding="utf-8")
+    return path
+
+
+def billion_laughs() -> str:
+    entities = ['<!ENTITY lol0 "lol">']
+    for i in range(1, 10):
+        entities.append(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">')
+    return (
+        '<?xml version="1.0"?>\n'
+        f"<!DOCTYPE testsuite [{''.join(entities)}]>\n"
+        '<testsuite name="lol"><testcase classname="c" name="&lol9;"/></testsuite>\n'
+    )
+
+
+def xxe(url: str) -> str:
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<!DOCTYPE testsuite [<!ENTITY xxe SYSTEM "{url}">]>\n'
+        '<testsuite name="xxe"><testcase classname="c" name="&xxe;">'
+        "<system-out>&xxe;</system-out></testcase></testsuite>\n"
+    )
+
+
+def parameter_xxe(url: str) -> str:
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<!DOCTYPE testsuite [<!ENTITY % remote SYSTEM "{url}"> %remote;]>\n'
+        '<testsuite name="xxe"><testcase classname="c" name="n"/></testsuite>\n'
+    )
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, socket.socket]]:
+    """An HTTP URL on a local socket nobody should ever connect to."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4)
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/evil.dtd", sock
+    finally:
+        sock.close()
+
+
+def assert_no_connection(sock: socket.socket) -> None:
+    with pytest.raises(BlockingIOError):
+        conn, _ = sock.accept()
+        conn.close()
+
+
+def refused(path: Path) -> ReportError:
+    """Load ``path``, expecting a quick one-line ReportError that names it."""
+    started = time.perf_counter()
+    with pytest.raises(ReportError) as info:
+        load_junit(path)
+    elapsed = time.perf_counter() - started
+    assert elapsed < TIME_LIMIT, f"took {elapsed:.2f}s to refuse {path.name}"
+    message = str(info.value)
+    assert "\n" not in message and "\r" not in message, message
+    assert message.startswith(str(path)), message
+    assert info.value.path == str(path)
+    assert isinstance(info.value, InputError)  # the CLI maps it to exit 2
+    return info.value
+
+
+def all_text(table: pd.DataFrame) -> str:
+    return "\n".join(str(v) for col in table.columns for v in table[col].tolist())
+
+
+def passwd_marker() -> str:
+    try:
+        lines = Path("/etc/passwd").read_text().splitlines()
+    except OSError:
+        pytest.skip("no /etc/passwd to leak")
+    return next(line for line in lines if line.strip())
+
+
+# --------------------------------------------------------------------------
+# Document type declarations are refused before parsing
+
+
+def test_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "lol.xml"
+    path.write_text(billion_laughs())
+    error = refused(path)
+    assert "refused" in error.reason and "DTD" in error.reason
+    assert error.line == 2
+
+
+def test_external_file_entity_is_refused_and_not_read(tmp_path: Path) -> None:
+    marker = passwd_marker()
+    bad = tmp_path / "xxe.xml"
+    bad.write_text(xxe("file:///etc/passwd"))
+    refused(bad)
+    table = load_junit([bad, good(tmp_path / "ok.xml")], keep_going=True)
+    assert marker not in all_text(table)
+    assert [p for p, _ in table.attrs["skipped"]] == [str(bad)]
+
+
+@pytest.mark.parametrize("make", [xxe, parameter_xxe], ids=["general-entity", "parameter-entity"])
+def test_external_http_entity_is_refused_without_network(
+    tmp_path: Path, listener: tuple[str, socket.socket], make: object
+) -> None:
+    url, sock = listener
+    path = tmp_path / "remote.xml"
+    path.write_text(make(url))  # type: ignore[operator]
+    refused(path)
+    assert_no_connection(sock)
+
+
+PROLOGS = {
+    "comment": "<!-- generated by CI -->\n",
+    "processing-instruction": '<?xml-stylesheet type="text/xsl" href="junit.xsl"?>\n',
+    "declaration-comment-pi": '<?xml version="1.0"?>\n<!-- a -->\n<?pi x?>\n\n',
+    "multiline-comment": "<!--\n <!DOCTYPE inside a comment is fine>\n-->\n",
+    "whitespace": "\n\n   \t\n",
+}
+
+
+@pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "utf8-bom"])
+@pytest.mark.parametrize("prolog", list(PROLOGS), ids=list(PROLOGS))
+def test_doctype_after_prolog_is_refused(tmp_path: Path, prolog: str, bom: bool) -> None:
+    marker = passwd_marker()
+    body = xxe("file:///etc/passwd").split("\n", 1)[1]  # without its XML declaration
+    text = PROLOGS[prolog] + body
+    path = tmp_path / "late-doctype.xml"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    error = refused(path)
+    assert "refused" in error.reason
+    assert error.line == PROLOGS[prolog].count("\n") + 1
+    table = load_junit([path], keep_going=True)
+    assert table.empty and marker not in all_text(table)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_doctype_in_utf16_is_refused(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "wide.xml"
+    data = billion_laughs().replace('version="1.0"', 'version="1.0" encoding="UTF-16"')
+    raw = data.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = b"\xfe\xff" + raw
+    path.write_bytes(raw)
+    refused(path)
+
+
+def test_xinclude_is_not_processed(tmp_path: Path) -> None:
+    marker = passwd_marker()
+    path = tmp_path / "xinclude.xml"
+    path.write_text(
+        '<?xml version="1.0"?>\n'
+        '<testsuite name="s" xmlns:xi="http://www.w3.org/2001/XInclude">'
+        '<testcase classname="c" name="n"><failure>'
+        '<xi:include href="file:///etc/passwd" parse="text"/></failure></testcase></testsuite>\n'
+    )
+    table = load_junit(path)
+    assert len(table) == 1 and marker not in all_text(table)
+
+
+# --------------------------------------------------------------------------
+# Malformed files: one line, naming the file and line
+
+
+UNDEFINED = {
+    "in-attribute": (
+        (
+            '<?xml version="1.0"?>\n<testsuite name="s">\n'
+            '<testcase classname="c" name="fine"/>\n'
+            '<testcase classname="c" name="bad &foo; name"/>\n</testsuite>\n'
+        ),
+        "foo",
+    ),
+    "in-failure-text": (
+        (
+            '<?xml version="1.0"?>\n<testsuite name="s">\n<testcase classname="c" name="t">\n'
+            "<failure>expected &nbsp; got</failure></testcase>\n</testsuite>\n"
+        ),
+        "nbsp",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNDEFINED))
+def test_undefined_entity_is_a_one_line_error(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "undefined.xml"
+    path.write_text(UNDEFINED[case][0])
+    refused(path)
+    assert load_junit(path, keep_going=True).empty  # the case read before the error is dropped too
+
+
+@pytest.mark.parametrize("case", list(UNDEFINED))
+def test_undefined_entity_error_names_line_and_entity(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "undefined.xml"
+    text, entity = UNDEFINED[case]
+    path.write_text(text)
+    error = refused(path)
+    assert entity in error.reason, error.reason
+    assert error.line == 4
+    assert str(error).startswith(f"{path}:4: ")
+
+
+def test_truncated_file_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "truncated.xml"
+    text = GOOD.format(a="test_a", b="test_b")
+    path.write_text(text[: text.index("<failure")])
+    error = refused(path)
+    assert error.line == 4, str(error)
+    assert str(error).startswith(f"{path}:4: malformed XML")
+
+
+def test_non_junit_root_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "page.xml"
+    path.write_text('<?xml version="1.0"?>\n<html><body>not a report</body></html>\n')
+    error = refused(path)
+    assert "<html>" in error.reason and "testsuite" in error.reason
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(gzip.compress(GOOD.encode()), id="gzip"),
+        pytest.param(bytes(range(256)) * 8, id="binary"),
+        pytest.param(b"\x00\x00\x00" + os.urandom(512), id="nul-prefixed"),
+        pytest.param(b"PK\x03\x04" + b"\x00" * 100, id="zip"),
+        pytest.param(b"just some text\n", id="text"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"  \n\t\n", id="blank"),
+    ],
+)
+def test_non_xml_files_are_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "report.xml"
+    path.write_bytes(content)
+    refused(path)
+
+
+def test_nul_bytes_inside_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "nul.xml"
+    path.write_bytes(b'<testsuite name="s">\n<testcase classname="c" name="a\x00b"/>\n</testsuite>\n')
+    error = refused(path)
+    assert error.line == 2
+
+
+def test_unreadable_path_is_report_error(tmp_path: Path) -> None:
+    with pytest.raises(ReportError) as info:
+        load_junit(tmp_path / "missing.xml")
+    assert str(tmp_path / "missing.xml") in str(info.value)
+    with pytest.raises(ReportError, match="no file matches"):
+        load_junit(str(tmp_path / "nothing-*.xml"))
+
+
+# --------------------------------------------------------------------------
+# keep_going
+
+
+def test_keep_going_keeps_good_files_and_lists_bad_ones(tmp_path: Path) -> None:
+    first = good(tmp_path / "1-good.xml", "first_a", "first_b")
+    halfway = tmp_path / "2-halfway.xml"
+    halfway.write_text(
+        '<?xml version="1.0"?>\n<testsuite name="unit">\n'
+        '<testcase classname="pkg.mod" name="halfway_a"/>\n'
+        '<testcase classname="pkg.mod" name="halfway_b"/>\n'
+        '<testcase classname="pkg.mod" name="halfway_c">'
+    )
+    lol = tmp_path / "3-lol.xml"
+    lol.write_text(billion_laughs())
+    binary = tmp_path / "4-binary.xml"
+    binary.write_bytes(gzip.compress(b"<testsuite/>"))
+    last = good(tmp_path / "5-good.xml", "last_a", "last_b")
+
+    table = load_junit(sorted(tmp_path.glob("*.xml")), keep_going=True)
+
+    assert sorted(table["name"]) == ["first_a", "first_b", "last_a", "last_b"]
+    assert set(table["source"]) == {str(first), str(last)}
+    skipped = dict(table.attrs["skipped"])
+    assert list(skipped) == [str(halfway), str(lol), str(binary)]
+    assert all(reason.startswith(path) and "\n" not in reason for path, reason in skipped.items())
+    assert not table["name"].str.startswith("halfway").any()
+
+
+def test_keep_going_drops_half_read_file_inside_a_multi_file_run(tmp_path: Path) -> None:
+    folder = tmp_path / "surefire"
+    good(folder / "TEST-a.xml", "a1", "a2")
+    bad = folder / "TEST-b.xml"
+    bad.write_text('<testsuite name="b">\n<testcase classname="B" name="b1"/>\n<testcase classname="B" name="b2">')
+    good(folder / "TEST-c.xml", "c1", "c2")
+    table = load_junit(folder, keep_going=True)
+    assert table["run_id"].nunique() == 1
+    assert list(table["name"]) == ["a1", "a2", "c1", "c2"]
+    assert [p for p, _ in table.attrs["skipped"]] == [str(bad)]
+
+
+def test_without_keep_going_the_first_bad_file_stops_ingestion(tmp_path: Path) -> None:
+    good(tmp_path / "a.xml")
+    bad = tmp_path / "b.xml"
+    bad.write_text("<testsuite><testcase")
+    with pytest.raises(ReportError) as info:
+        load_junit(sorted(tmp_path.glob("*.xml")))
+    assert info.value.path == str(bad)
+
+
+def test_keep_going_with_nothing_bad_has_empty_skipped(tmp_path: Path) -> None:
+    table = load_junit(good(tmp_path / "a.xml"), keep_going=True)
+    assert table.attrs["skipped"] == [] and len(table) == 2
+
+
+# --------------------------------------------------------------------------
+# Arguments -> runs
+
+
+def test_directories_are_walked(tmp_path: Path) -> None:
+    good(tmp_path / "reports" / "unit.xml", "u1", "u2")
+    good(tmp_path / "reports" / "nested" / "deeper" / "integration.xml", "i1", "i2")
+    (tmp_path / "reports" / "notes.txt").write_text("<testsuite/> but not a report")
+    table = load_junit(tmp_path / "reports")
+    assert sorted(table["name"]) == ["i1", "i2", "u1", "u2"]
+    assert table["run_id"].nunique() == 2  # one run per ordinary report file
+    assert table.groupby("run_id")["name"].apply(sorted).tolist() == [["i1", "i2"], ["u1", "u2"]]
+
+
+
+
+def test_walking_passes_over_xml_that_is_not_a_report(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    good(target / "surefire-reports" / "TEST-com.example.ATest.xml")
+    (target / "surefire-reports" / "testng-results.xml").write_text('<?xml version="1.0"?>\n<testng-results/>\n')
+    (target / "surefire-reports" / "testng-failed.xml").write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE suite SYSTEM "https://testng.org/testng-1.0.dtd">\n<suite name="f"/>\n'
+    )
+    (target / "classes").mkdir()
+    (target / "classes" / "logback.xml").write_text("<configuration/>")
+    table = load_junit(target)
+    assert len(table) == 2 and table.attrs["skipped"] == []
+
+
+def test_walking_still_refuses_a_junit_file_with_a_doctype(tmp_path: Path) -> None:
+    good(tmp_path / "reports" / "a.xml")
+    lol = tmp_path / "reports" / "b.xml"
+    lol.write_text(billion_laughs())
+    with pytest.raises(ReportError) as info:
+        load_junit(tmp_path / "reports")
+    assert info.value.path == str(lol)
+    table = load_junit(tmp_path / "reports", keep_going=True)
+    assert len(table) == 2 and [p for p, _ in table.attrs["skipped"]] == [str(lol)]
+
+
+def test_empty_directory_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReportError, match="no JUnit XML"):
+        load_junit(tmp_path / "empty")
+
+
+def test_globs_are_accepted(tmp_path: Path) -> None:
+    good(tmp_path / "r" / "one.xml", "o1", "o2")
+    good(tmp_path / "r" / "two.xml", "t1", "t2")
+    good(tmp_path / "r" / "sub" / "three.xml", "h1", "h2")
+    flat = load_junit(str(tmp_path / "r" / "*.xml"))
+    assert sorted(flat["name"]) == ["o1", "o2", "t1", "t2"]
+    deep = load_junit(str(tmp_path / "r" / "**" / "*.xml"))
+    assert sorted(deep["name"]) == ["h1", "h2", "o1", "o2", "t1", "t2"]
+    assert deep["run_id"].nunique() == 3
+
+
+def test_surefire_test_files_in_one_folder_form_one_run(tmp_path: Path) -> None:
+    run1 = tmp_path / "target" / "surefire-reports"
+    good(run1 / "TEST-com.example.ATest.xml", "a1", "a2")
+    good(run1 / "TEST-com.example.BTest.xml", "b1", "b2")
+    run2 = tmp_path / "other" / "surefire-reports"
+    good(run2 / "TEST-com.example.CTest.xml", "c1", "c2")
+    runs = find_runs(tmp_path)
+    assert sorted(len(r.files) for r in runs) == [1, 2]
+    table = load_junit(tmp_path)
+    assert table["run_id"].nunique() == 2
+    by_run = table.groupby("run_id")["name"].apply(sorted).to_dict()
+    assert sorted(by_run.values()) == [["a1", "a2", "b1", "b2"], ["c1", "c2"]]
+    assert (table["runner"] == "jvm").all()
+    assert table["test_id"].str.contains("#").all()  # class#method ids
+
+
+def test_manifest_directory_gives_runs_and_modes(tmp_path: Path) -> None:
+    art = tmp_path / "artifacts"
+    good(art / "serial-1" / "junit.xml", "s1", "s2")
+    good(art / "parallel-1" / "gw0.xml", "p1", "p2")
+    good(art / "parallel-1" / "gw1.xml", "p3", "p4")
+    good(art / "ignored" / "stray.xml", "x1", "x2")  # not listed: not read
+    manifest = {
+        "runs": [
+            {"run_id": "serial-1", "mode": "serial", "reports": ["serial-1/junit.xml"]},
+            {"run_id": "parallel-1", "mode": "parallel", "reports": ["parallel-1/gw0.xml", "parallel-1/gw1.xml"]},
+        ]
+    }
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    table = load_junit(art)
+    modes = {run.rsplit("/", 1)[-1]: list(m) for run, m in table.groupby("run_id")["mode"].unique().items()}
+    assert modes == {"parallel-1": ["parallel"], "serial-1": ["serial"]}
+    parallel_run = table["run_id"].str.endswith("parallel-1")
+    assert sorted(table.loc[parallel_run, "name"]) == ["p1", "p2", "p3", "p4"]
+    assert "x1" not in set(table["name"])
+    forced = load_junit(art, mode="parallel")
+    assert set(forced["mode"]) == {"parallel"}
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", json.dumps({"runs": [{"mode": "serial"}]}), json.dumps(["a"]), json.dumps({"runz": []})],
+    ids=["bad-json", "no-run-id", "not-an-object", "no-runs"],
+)
+def test_broken_manifest_is_an_error_naming_it(tmp_path: Path, content: str) -> None:
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(ReportError) as info:
+        load_junit(tmp_path)
+    assert info.value.path == str(tmp_path / "manifest.json")
+    assert "\n" not in str(info.value)
+
+
+def test_manifest_listing_a_missing_report(tmp_path: Path) -> None:
+    good(tmp_path / "a.xml")
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"runs": [{"run_id": "r", "mode": "serial", "reports": ["a.xml", "gone.xml"]}]})
+    )
+    with pytest.raises(ReportError) as info:
+        load_junit(tmp_path)
+    assert info.value.path == str(tmp_path / "gone.xml")
+    table = load_junit(tmp_path, keep_going=True)
+    assert len(table) == 2 and [p for p, _ in table.attrs["skipped"]] == [str(tmp_path / "gone.xml")]
+
+
+# --------------------------------------------------------------------------
+# Names survive exactly
+
+
+NAMES = [
+    ("test_数据库连接", "test_数据库连接"),
+    ("テスト_ユーザー[東京]", "テスト_ユーザー[東京]"),
+    ("test_emoji_😀_𝔘𝔫𝔦𝔠𝔬𝔡𝔢_𠜎", "test_emoji_😀_𝔘𝔫𝔦𝔠𝔬𝔡𝔢_𠜎"),
+    ("a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;", "a & b <c> \"d\" 'e'"),
+    ("char refs &#x1F600; &#128169; &#x4E2D;", "char refs 😀 💩 中"),
+    ("param[x-y|&#10;z]", "param[x-y|\nz]"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), NAMES, ids=[f"name{i}" for i in range(len(NAMES))])
+def test_unicode_and_entities_in_names_survive(tmp_path: Path, raw: str, expected: str) -> None:
+    path = tmp_path / "names.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuite name="套件"><testcase classname="模块.类" name="{raw}">'
+        f'<failure message="{raw}">{raw}</failure></testcase></testsuite>\n',
+        encoding="utf-8",
+    )
+    row = load_junit(path).iloc[0]
+    assert row["name"] == expected
+    assert row["classname"] == "模块.类"
+    assert row["suite"] == "套件"
+    assert row["message"] == expected
+    assert row["test_id"] == f"模块.类::{expected}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1"])
+def test_declared_encodings_are_honoured(tmp_path: Path, encoding: str) -> None:
+    name = "test_café_ñ" if encoding == "iso-8859-1" else "test_café_中文_😀"
+    path = tmp_path / "enc.xml"
+    text = (
+        f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n'
+        f'<testsuite name="s"><testcase classname="c" name="{name}"/></testsuite>\n'
+    )
+    path.write_bytes(text.encode(encoding))
+    assert load_junit(path)["name"].tolist() == [name]
