@@ -179,7 +179,7 @@ def _runs_in_directory(root: Path, mode: str | None) -> list[RunSource]:
     }
     for path in candidates:
         if path.suffix == ".json":
-            if (path.parent, path.name.split(".")[0]) in ginkgo_stems:
+            if (path.parent, path.name.split(".")[0]) in ginkgo_stems or _is_gotest_file(path):
                 runs.append(RunSource(_run_name(path), (path,), mode))
             continue
         if (path.parent, path.name.split(".")[0]) in ginkgo_stems:
@@ -245,7 +245,10 @@ def parse_file(
 ) -> int:
     """Append the rows of one report file to ``sink``; return the next ``seq``."""
     head = _read_head(path)
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"[", b"{")):
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _is_gotest_json(start):
+        return _parse_gotest_json(path, sink, run_id=run_id, mode=mode, seq=seq)
+    if start.startswith((b"[", b"{")):
         return _parse_ginkgo_json(path, sink, run_id=run_id, mode=mode, seq=seq)
     _check_prolog(head, path)
     return _parse_xml(path, sink, run_id=run_id, mode=mode, seq=seq)
@@ -483,7 +486,36 @@ def _iso_epoch(stamp: str) -> float | None:
 
 
 # --------------------------------------------------------------------------
+# go test -json (test2json events, one JSON object a line)
+
+
+def _is_gotest_json(head: bytes) -> bool:
+    first = head.split(b"\n", 1)[0]
+    return first.startswith(b"{") and b'"Action"' in first
+
+
+def _parse_gotest_json(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq: int) -> int:
+    from pollution.gojson import load_gotest_json
+
+    table = load_gotest_json(path, run_id=run_id, mode=mode)
+    for row in table.itertuples(index=False):
+        values = list(row)
+        values[COLUMNS.index("seq")] = seq
+        sink.add(*(None if v is pd.NA else v for v in values))
+        seq += 1
+    return seq
+
+
+# --------------------------------------------------------------------------
 # Ginkgo's JSON report
+
+
+def _is_gotest_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return _is_gotest_json(fh.read(4096).lstrip())
+    except OSError:
+        return False
 
 
 def _is_ginkgo_json(path: Path) -> bool:
