@@ -22,6 +22,10 @@ _EXPORTS = {
     "find_runs": "pollution.junit",
     "diff_runs": "pollution.diff",
     "diff_table": "pollution.diff",
+    "diagnose": "pollution.diagnosis",
+    "Diagnosis": "pollution.diagnosis",
+    "InterferenceGraph": "pollution.graph",
+    "candidates_for": "pollution.schedule",
     "PollutionError": "pollution.errors",
     "InputError": "pollution.errors",
     "ReportError": "pollution.errors",
@@ -31,7 +35,10 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from pollution.diagnosis import Diagnosis, diagnose
     from pollution.diff import diff_runs, diff_table
+    from pollution.graph import InterferenceGraph
+    from pollution.schedule import candidates_for
     from pollution.errors import InputError, PollutionError, ReportError, RunnerError
     from pollution.junit import find_runs, ingest, load_junit
     from pollution.results import COLUMNS, load_table, save_table

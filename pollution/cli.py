@@ -193,7 +193,7 @@ def run(
     from pollution.runners.base import parse_env_assignments
     from pollution.runs import run_suite
 
-    adapter = runner_from_options(runner, path=path, args=runner_arg, packages=package, command=command)
+    adapter = runner_from_options(runner, path=path, packages=package, command=command)
     overlay = parse_env_assignments(env or [])
 
     def started(request: Any, index: int, total: int) -> None:
@@ -211,9 +211,98 @@ def run(
 
     run_suite(
         adapter, out_dir, serial=serial, parallel=parallel, workers=workers, env=overlay,
-        timeout=timeout, on_start=started, on_done=done,
+        timeout=timeout, extra_args=runner_arg or [], on_start=started, on_done=done,
     )
     out.print(f"artifacts in {out_dir}; next: pollution diff {out_dir}", highlight=False)
+
+
+@app.command(cls=MultiValueCommand)
+@_user_errors
+def bisect(
+    runs: Annotated[
+        list[str] | None, typer.Argument(help="Artifact directories from `pollution run` (optional).")
+    ] = None,
+    serial: Annotated[list[str] | None, typer.Option("--serial", "-s", help="Serial run reports.")] = None,
+    parallel: Annotated[list[str] | None, typer.Option("--parallel", "-p", help="Parallel run reports.")] = None,
+    victim: Annotated[
+        list[str] | None, typer.Option("--victim", help="A test you know fails after others (repeatable).")
+    ] = None,
+    runner: Annotated[str, typer.Option("--runner", "-r", help=RUNNER_HELP)] = "pytest",
+    path: Annotated[str | None, typer.Option("--path", help="Directory the runner works in.")] = None,
+    runner_arg: Annotated[
+        list[str] | None, typer.Option("--runner-arg", help="Extra argument passed to the runner (repeatable).")
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="NAME=VALUE for probes; {probe}/{worker} expanded (repeatable).")
+    ] = None,
+    command: Annotated[str | None, typer.Option("--command", help="For --runner command: the template.")] = None,
+    package: Annotated[list[str] | None, typer.Option("--package", help="For --runner go: package pattern.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where result.json and the journal go.")] = Path(
+        "pollution-report"
+    ),
+    triage_repeats: Annotated[int, typer.Option(help="Runs of each suspect alone before bisecting.")] = 3,
+    confirm: Annotated[int, typer.Option(help="Repetitions of [polluter, victim] confirming each edge.")] = 2,
+    concurrent_repeats: Annotated[int, typer.Option(help="Repetitions per concurrent probe.")] = 3,
+    concurrent: Annotated[bool, typer.Option(help="Search concurrent interference too.")] = True,
+    cleaners: Annotated[bool, typer.Option(help="Also find tests that clean up after each polluter.")] = False,
+    state_setters: Annotated[bool, typer.Option(help="Also find the state-setters of brittle tests.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Probes at the same time (needs an --env {probe} template).")] = 1,
+    executor: Annotated[str | None, typer.Option(help="local (default) or dask://HOST:PORT.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds before a probe is killed.")] = None,
+    resume: Annotated[bool, typer.Option(help="Reuse the finished probes of an interrupted diagnosis in --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Re-run subsets of the suite to find every polluter of every victim, and confirm each edge."""
+    from pollution import render
+    from pollution.diagnosis import diagnose
+    from pollution.runners import runner_from_options
+    from pollution.runners.base import parse_env_assignments
+
+    adapter = runner_from_options(runner, path=path, packages=package, command=command)
+    serial_table, parallel_table = _load_sides(runs or [], serial or [], parallel or [])
+    with render.ProgressDisplay(err, quiet=quiet) as progress:
+        diagnosis = diagnose(
+            adapter, serial=serial_table, parallel=parallel_table, victims=victim or None, out=out_dir,
+            triage_repeats=triage_repeats, confirm=confirm, concurrent_repeats=concurrent_repeats,
+            cleaners=cleaners, state_setters=state_setters, concurrent=concurrent, jobs=jobs,
+            executor=executor, env=parse_env_assignments(env or []), timeout=timeout, resume=resume,
+            extra_args=runner_arg or [],
+            progress=progress.update,
+        )
+    render.print_diagnosis(out, diagnosis)
+    out.print(f"result: {out_dir / 'result.json'}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def graph(
+    result: Annotated[Path, typer.Argument(help="A result.json written by `pollution bisect` (or its folder).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, graphml, dot or mermaid.")] = "json",
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Export the polluter -> victim interference graph of a diagnosis."""
+    from pollution.diagnosis import Diagnosis
+
+    if fmt not in ("json", "graphml", "dot", "mermaid"):
+        raise InputError(f"--format {fmt!r}: choose json, graphml, dot or mermaid")
+    path = result / "result.json" if result.is_dir() else result
+    text = Diagnosis.load(path).graph().export(fmt)
+    if out_path is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        out_path.write_text(text, encoding="utf-8")
+        err.print(f"wrote {escape(str(out_path))}", highlight=False)
+
+
+def _load_sides(runs: list[str], serial: list[str], parallel: list[str]) -> tuple[Any, Any]:
+    """Serial and parallel results tables from artifact dirs and/or explicit reports."""
+    if not (runs or serial or parallel):
+        return None, None
+    from pollution.diff import diff_paths
+
+    outcome = diff_paths(runs, serial, parallel)
+    table = outcome.table
+    return table[table["mode"] == "serial"], table[table["mode"] == "parallel"]
 
 
 def _mode(value: str | None) -> str | None:

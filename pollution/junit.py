@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 from lxml import etree
 
 from pollution import identity
 from pollution.errors import ReportError
-from pollution.results import COLUMNS, typed_table
+from pollution.results import COLUMNS, SCHEMA, typed_table
 
 MESSAGE_LIMIT = 4000  # characters of failure text kept when there is no message attribute
 _HEAD_BYTES = 64 * 1024
@@ -56,23 +57,76 @@ class Ingested:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
+_ARROW_TYPES = {"string": pa.large_string(), "Float64": pa.float64(), "Int64": pa.int64()}
+_CHUNK_ROWS = 32_768
+
+
 class _Columns:
-    """Column lists filled row by row; cheaper than one dict per row."""
+    """Rows buffered as tuples and moved into Arrow columns every ``_CHUNK_ROWS``.
+
+    One tuple append per row is much cheaper than one list append per column,
+    and flushing to Arrow bounds the Python objects alive at once: memory is
+    the compact Arrow columns plus one chunk of rows, whatever the report size.
+    """
 
     def __init__(self) -> None:
-        self.cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
-        self._appenders = [self.cols[c].append for c in COLUMNS]
+        self._rows: list[tuple[Any, ...]] = []
+        self._chunks: list[list[pa.Array]] = []  # per chunk, one array per column
+        self._flushed = 0
+        self._types = [_ARROW_TYPES[SCHEMA[c]] for c in COLUMNS]
 
     def add(self, *values: Any) -> None:
-        for append, value in zip(self._appenders, values):
-            append(value)
+        self.append(values)
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        """Add one row (values in ``COLUMNS`` order)."""
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= _CHUNK_ROWS:
+            self._flush()
 
     def __len__(self) -> int:
-        return len(self.cols["test_id"])
+        return self._flushed + len(self._rows)
+
+    def pending(self) -> list[tuple[Any, ...]]:
+        """The row buffer itself, for a hot loop that appends and calls :meth:`flush`."""
+        return self._rows
+
+    def flush(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            columns = zip(*self._rows)
+            self._chunks.append([pa.array(col, type=t) for col, t in zip(columns, self._types)])
+            self._flushed += len(self._rows)
+            self._rows.clear()
 
     def truncate(self, n: int) -> None:
-        for col in self.cols.values():
-            del col[n:]
+        if n >= self._flushed:
+            del self._rows[n - self._flushed:]
+            return
+        self._rows.clear()
+        kept: list[list[pa.Array]] = []
+        total = 0
+        for chunk in self._chunks:
+            size = len(chunk[0])
+            if total + size > n:
+                if n > total:
+                    kept.append([a.slice(0, n - total) for a in chunk])
+                break
+            kept.append(chunk)
+            total += size
+        self._chunks, self._flushed = kept, n
+
+    def table(self) -> pd.DataFrame:
+        self._flush()
+        columns: dict[str, Any] = {}
+        for i, (name, arrow_type) in enumerate(zip(COLUMNS, self._types)):
+            chunked = pa.chunked_array([chunk[i] for chunk in self._chunks], type=arrow_type)
+            columns[name] = pd.array(chunked, dtype=SCHEMA[name])  # no copy for strings
+        self._chunks = []
+        return typed_table(columns)
 
 
 # --------------------------------------------------------------------------
@@ -123,7 +177,7 @@ def ingest(
                     raise
                 sink.truncate(before)  # nothing half-read from a bad file
                 skipped.append(SkippedFile(str(path), str(exc)))
-    return Ingested(typed_table(sink.cols), skipped)
+    return Ingested(sink.table(), skipped)
 
 
 def find_runs(paths: str | Path | Iterable[str | Path], *, mode: str | None = None) -> list[RunSource]:
@@ -140,6 +194,8 @@ def find_runs(paths: str | Path | Iterable[str | Path], *, mode: str | None = No
     runs: list[RunSource] = []
     for raw in paths:
         text = str(raw)
+        if not text.strip():
+            raise ReportError(repr(text), "empty path: name a report file, a directory or a glob")
         path = Path(text)
         if path.is_dir():
             runs.extend(_runs_in_directory(path, mode))
@@ -301,10 +357,14 @@ class _Suite:
 
 def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq: int) -> int:
     source = str(path)
-    add = sink.add
+    rows = sink.pending()
+    add_row = rows.append
+    chunk = _CHUNK_ROWS
+    pytest_prefix: dict[tuple[str | None, str | None], str] = {}
     suite_elem: Any = None
     suite = _Suite(None, "junit", None, None, False)
     ids = identity.IdCache()
+    runner, suite_name, suite_worker = suite.runner, suite.name, suite.worker
     context = etree.iterparse(
         source,
         events=("end",),
@@ -327,45 +387,65 @@ def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq
             if parent is not suite_elem:
                 suite_elem = parent
                 suite = _suite_info(parent, path)
-            attrib = elem.attrib
-            name = attrib.get("name") or ""
-            classname = attrib.get("classname") or attrib.get("class") or None
-            outcome, message, reruns, props = _case_children(elem, attrib.get("status"))
-            duration = _float(attrib.get("time") or attrib.get("duration"))
-            file = attrib.get("file") or suite.file
-            start = _float(props.get("start")) if props else None
-            stop = _float(props.get("stop")) if props else None
-            worker = props.get("worker") if props else None
-            position = _int(props.get("position")) if props else None
+                runner, suite_name, suite_worker = suite.runner, suite.name, suite.worker
+            get = elem.get
+            name = get("name") or ""
+            classname = get("classname") or get("class") or None
+            status = get("status")
+            if len(elem) or status:
+                outcome, message, reruns, props = _case_children(elem, status)
+            else:
+                outcome, message, reruns, props = "passed", None, 0, None
+            raw_time = get("time") or get("duration")
+            try:
+                duration = float(raw_time) if raw_time else None
+            except ValueError:
+                duration = _float(raw_time)
+            file = get("file") or suite.file
+            if props:
+                start = _float(props.get("start"))
+                stop = _float(props.get("stop"))
+                worker = props.get("worker")
+                position = _int(props.get("position"))
+                test_id = props.get("nodeid")
+            else:
+                start = stop = worker = position = test_id = None
             if start is None:
-                stamp = attrib.get("timestamp")
+                stamp = get("timestamp")
                 if stamp:
                     start = _iso_epoch(stamp)
-                elif suite.runner == "ginkgo":
+                elif runner == "ginkgo":
                     start = identity.ginkgo_timeline_start(elem)
                 if start is not None and duration is not None:
                     stop = start + duration
-            test_id = props.get("nodeid") if props else None
-            if suite.runner == "ginkgo":
+            if runner == "pytest":  # first: the common case, kept inline for speed
+                if test_id is None:
+                    prefix = pytest_prefix.get((classname, file))
+                    if prefix is None:
+                        prefix = pytest_prefix[(classname, file)] = ids.pytest(classname, "", file)
+                    test_id = prefix + name
+                if file is None:
+                    file = ids.pytest_file(classname, None)
+            elif runner == "ginkgo":
                 if identity.is_ginkgo_suite_node(name):
                     elem.clear(keep_tail=False)
                     if outcome == "passed" or outcome == "skipped":
                         continue  # per-process setup nodes; they are not tests
-                test_id = test_id or ids.ginkgo(suite.name, name)
-            elif suite.runner == "pytest":
-                test_id, file = test_id or ids.pytest(classname, name, file), file or ids.pytest_file(classname, attrib.get("file"))
-            elif suite.runner == "jvm":
-                test_id = test_id or f"{classname or suite.name}#{name}"
+                test_id = test_id or ids.ginkgo(suite_name, name)
+            elif runner == "jvm":
+                test_id = test_id or f"{classname or suite_name}#{name}"
             else:
-                test_id = test_id or ids.generic(suite.name if suite.jest else None, file, classname, suite.name, name)
+                test_id = test_id or ids.generic(suite_name if suite.jest else None, file, classname, suite_name, name)
             if not test_id or test_id.endswith("::") or not name:
                 # A case without a name still ran; give it a positional id, not a guess.
-                test_id = f"{test_id or suite.name or ''}<unnamed case {seq}>"
-            add(
-                run_id, mode, test_id, suite.name, classname, name, file, outcome, duration,
-                worker or suite.worker, start, stop, position, message, reruns, seq, suite.runner, source,
-            )
+                test_id = f"{test_id or suite_name or ''}<unnamed case {seq}>"
+            add_row((
+                run_id, mode, test_id, suite_name, classname, name, file, outcome, duration,
+                worker or suite_worker, start, stop, position, message, reruns, seq, runner, source,
+            ))
             seq += 1
+            if len(rows) >= chunk:
+                sink.flush()
             elem.clear(keep_tail=False)
             while elem.getprevious() is not None:
                 del parent[0]

@@ -41,6 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record worker, start/stop time and position of each test in the JUnit XML",
     )
     group.addoption(
+        "--pollution-loop-until",
+        metavar="FILE",
+        default=None,
+        help="run the selected tests over and over until FILE exists (concurrent probes)",
+    )
+    group.addoption(
         "--pollution-order",
         metavar="FILE",
         default=None,
@@ -129,3 +135,36 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     items[:] = ordered
+
+
+LOOP_LIMIT = 500  # runs of the selected tests at most, should FILE never appear
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """Loop the selected tests inside this process until a file appears.
+
+    A concurrent probe runs a victim beside other tests; looping in-process
+    keeps the victim running the whole time, without start-up gaps between
+    runs in which an interfering test could slip through unseen.
+    """
+    until = session.config.getoption("pollution_loop_until")
+    if not until:
+        return None
+    if session.testsfailed or session.config.option.collectonly:
+        return None
+    # Tell the prober the loop is running, so the other side starts now.
+    with open(until + ".started", "w", encoding="utf-8"):
+        pass
+    for _ in range(LOOP_LIMIT):
+        for item in session.items:
+            init = getattr(item, "_initrequest", None)
+            if init is not None:
+                init()  # fresh fixture request per run, as rerun plugins do
+            item.user_properties.clear()  # one run's worker/start/stop, not all of them
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=None)
+            if session.shouldfail or session.shouldstop:
+                return True
+        if os.path.exists(until):
+            break
+    return True

@@ -95,3 +95,82 @@ def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
         else:
             clean[key] = value
     return clean
+
+
+class ProgressDisplay:
+    """Phase and probes done/planned: a live bar on a terminal, one line per
+    phase in CI logs (``CI`` set or no terminal), nothing with ``quiet``."""
+
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        import os
+
+        self.console = console
+        self.quiet = quiet
+        self.live = console.is_terminal and not os.environ.get("CI") and not quiet
+        self._progress: Any = None
+        self._task: Any = None
+        self._phase = ""
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=self.console, transient=True,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self._progress is not None:
+            if phase != self._phase or self._task is None:
+                if self._task is not None:
+                    self._progress.remove_task(self._task)
+                self._task = self._progress.add_task(phase, total=total)
+                self._phase = phase
+            self._progress.update(self._task, completed=done, total=total)
+        elif done == total and total:
+            self.console.print(f"{phase}: {total} probe(s) done", highlight=False)
+
+
+def print_diagnosis(console: Console, diagnosis: Any) -> None:
+    costs = diagnosis.total_costs()
+    triage = diagnosis.triage
+    console.print(
+        f"[bold]{len(diagnosis.victims)}[/] victim(s) confirmed alone; "
+        f"{len(triage.brittle)} brittle, {len(triage.nondeterministic) + len(diagnosis.nondeterministic)} "
+        f"nondeterministic, {len(triage.genuine)} failing alone",
+        highlight=False,
+    )
+    edges = [e for e in diagnosis.edges if e.status in ("confirmed", "intermittent")]
+    if edges:
+        table = Table(title="polluter -> victim (confirmed by re-running the pair)", title_justify="left", expand=True)
+        table.add_column("polluter", overflow="fold", ratio=1)
+        table.add_column("victim", overflow="fold", ratio=1)
+        table.add_column("kind", no_wrap=True)
+        table.add_column("confirmed", justify="right", no_wrap=True)
+        for e in sorted(edges, key=lambda e: (e.polluter, e.victim)):
+            polluter = f"{e.polluter} (module)" if e.module else e.polluter
+            table.add_row(Text(polluter), Text(e.victim), e.kind, f"{e.confirmations}/{e.attempts}")
+        console.print(table)
+    for victim, groups in diagnosis.groups.items():
+        for group in groups:
+            console.print(Text(f"{victim}: fails only beside the group {group} (no single culprit)"))
+    for victim in diagnosis.unexplained:
+        console.print(Text(f"unexplained: {victim} (no probe reproduced its failure)"))
+    for cleaner, polluter, victim in diagnosis.cleaners:
+        console.print(Text(f"cleaner: {cleaner} (between {polluter} and {victim})"))
+    for brittle, setters in diagnosis.state_setters.items():
+        console.print(Text(f"brittle: {brittle} passes after {', '.join(setters) or 'no single test found'}"))
+    console.print(
+        f"cost: {costs.invocations} runner invocations, {costs.executions} test executions, "
+        f"{diagnosis.wall:.1f}s" + (f" ({costs.reused} probes reused from the journal)" if costs.reused else ""),
+        highlight=False,
+    )

@@ -51,6 +51,7 @@ def run_suite(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     tests: Sequence[str] | None = None,
+    extra_args: Sequence[str] = (),
     on_start: Callable[[RunRequest, int, int], None] | None = None,
     on_done: Callable[[RunResult], None] | None = None,
 ) -> Campaign:
@@ -65,7 +66,7 @@ def run_suite(
     for index, base in enumerate(requests):
         request = RunRequest(
             run_id=base.run_id, mode=base.mode, workers=base.workers, tests=tests,
-            env=dict(env or {}), timeout=timeout,
+            env=dict(env or {}), timeout=timeout, extra_args=tuple(extra_args),
         )
         if on_start is not None:
             on_start(request, index, len(requests))

@@ -6,6 +6,7 @@ Adapters are chosen by name here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pollution.errors import InputError
@@ -50,28 +51,29 @@ def runner_from_options(
     name: str,
     *,
     path: str | None = None,
-    args: list[str] | None = None,
     packages: list[str] | None = None,
     command: str | None = None,
     python: str | None = None,
 ) -> Runner:
-    """Build a runner from the CLI's options, checking they fit the runner."""
-    args = list(args or [])
+    """Build a runner from the CLI's options, checking they fit the runner.
+
+    Extra runner arguments travel with each request (``RunRequest.extra_args``).
+    """
     if name == "command":
         if not command:
             raise InputError("--runner command needs --command 'TEMPLATE with {junit} and {tests}'")
-        return get_runner("command", template=[*_split(command), *args], cwd=path)
+        return get_runner("command", template=_split(command), cwd=path)
     if command:
         raise InputError(f"--command is only for --runner command, not {name}")
     if name == "pytest":
-        options: dict[str, Any] = {"path": path, "args": args}
+        options: dict[str, Any] = {"path": path}
         if python:
             options["python"] = python
         return get_runner("pytest", **options)
     if name == "go":
-        return get_runner("go", packages=packages or ["./..."], cwd=path, args=args)
+        return get_runner("go", packages=packages or ["./..."], cwd=Path(path) if path else None)
     if name == "ginkgo":
-        return get_runner("ginkgo", path=path or ".", args=args)
+        return get_runner("ginkgo", path=Path(path or ".").resolve())
     return get_runner(name)
 
 

@@ -40,6 +40,12 @@ class RunRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     timeout: float | None = None
     extra_args: Sequence[str] = ()
+    # Runners that can (``can_loop``) run the tests over and over in one
+    # process until this file exists: the victim side of a concurrent probe.
+    loop_until: str | None = None
+    # With ``tests == []``: files the runner loads anyway (pytest collects
+    # them, runs none), so a probe can measure what merely starting costs.
+    collect: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ class PytestRunner:
     """
 
     name = "pytest"
+    can_loop = True
+    enforces_order = True
 
     def __init__(
         self,
@@ -61,7 +63,9 @@ class PytestRunner:
             order = workdir / "order.txt"
             order.write_text("".join(f"{t}\n" for t in tests), encoding="utf-8")
             argv += [f"--pollution-order={order}"]
-            argv += self._selection(tests)
+            argv += self._selection(tests) if tests else ["--", *request.collect]
+        if request.loop_until:
+            argv += [f"--pollution-loop-until={request.loop_until}"]
         argv += [*self.args, *request.extra_args]
         return Invocation(argv=argv, cwd=self.path, env=env, reports=[report])
 

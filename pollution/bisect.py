@@ -1,0 +1,377 @@
+"""Find every polluter of every victim at once, and confirm each edge.
+
+The search is group testing over one tree of test ranges shared by all
+victims.  A probe runs one range of candidate tests serially, in the order
+they ran in the failing parallel runs, followed by a *tail*: every victim
+still searching that range.  One probe thus answers for all the victims it
+holds, so the number of probes grows with the number of distinct polluters
+and log(candidates), not with the number of victims.
+
+Why the layout is safe:
+
+* Keeping the original order inside every range keeps each victim's *last
+  effective polluter* ahead of any cleaner that did not save it in the
+  failing run, so a failing range always has a failing half (unless two tests
+  pollute only together; such groups are reported, not guessed at).
+* Victims run only in tails, never inside ranges.  Victims that pollute other
+  victims are found first from a probe of the tail alone, and the tail is
+  ordered so that a victim runs before the victims that pollute it.
+* Polluters masked by a cleaner in the original order are looked for again
+  in the reversed order (a *sweep*), and every polluter found is run once
+  before all victims (a *fan-out*), which finds the victims a search missed.
+* Nothing is reported without confirmation: each edge is re-run as
+  ``[polluter, victim]`` ``confirm`` times, and the victim passed alone in
+  triage.
+
+Concurrent interference: victims that no sequential probe explains are run
+beside candidate subsets in a second process (over and over while the subset
+runs).  A range is positive as soon as one repetition fails, negative after
+``concurrent_repeats`` clean ones; the risks this rule carries are in
+:func:`concurrent_risk`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pollution.probes import FAILED, Probe, ProbeBook, ProbeResult
+from pollution.schedule import Candidates
+
+Positive = Callable[[ProbeResult, str], bool]
+
+
+def _fails(result: ProbeResult, test_id: str) -> bool:
+    return result.failed(test_id)
+
+
+def _passes(result: ProbeResult, test_id: str) -> bool:
+    return result.passed(test_id)
+
+
+@dataclass
+class Edge:
+    polluter: str
+    victim: str
+    kind: str  # sequential | concurrent
+    status: str = "unconfirmed"  # confirmed | intermittent | unconfirmed | rejected
+    confirmations: int = 0
+    attempts: int = 0
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    module: bool = False
+
+
+@dataclass
+class Triage:
+    victims: list[str] = field(default_factory=list)
+    brittle: list[str] = field(default_factory=list)
+    nondeterministic: list[str] = field(default_factory=list)
+    genuine: list[str] = field(default_factory=list)
+    alone_runs: dict[str, int] = field(default_factory=dict)
+    alone_failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SearchOutcome:
+    found: dict[str, list[str]]  # victim -> tests found positive as singletons
+    groups: dict[str, list[list[str]]]  # victim -> ranges positive as a whole only
+
+
+def concurrent_risk(repeats: int, detect_rate: float = 0.5, flake_rate: float = 0.05) -> dict[str, float]:
+    """Risk of the concurrent decision rule with ``repeats`` repetitions.
+
+    A range is positive when the victim fails in any repetition beside it.
+    False negative: a real interference that shows with probability
+    ``detect_rate`` per repetition is missed with ``(1 - detect_rate)**repeats``.
+    False positive: a victim that fails on its own with ``flake_rate`` per
+    repetition is blamed with ``1 - (1 - flake_rate)**repeats``; every edge
+    is then re-checked by ``confirm`` more repetitions, which multiplies that
+    risk by ``flake_rate**confirm`` when confirmation requires all to fail.
+    """
+    return {
+        "false_negative": (1 - detect_rate) ** repeats,
+        "false_positive_search": 1 - (1 - flake_rate) ** repeats,
+    }
+
+
+class Bisector:
+    """The diagnosis engine over a :class:`ProbeBook`."""
+
+    def __init__(
+        self,
+        book: ProbeBook,
+        *,
+        triage_repeats: int = 3,
+        confirm: int = 2,
+        concurrent_repeats: int = 3,
+        on_victims: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.book = book
+        self.triage_repeats = triage_repeats
+        self.confirm = confirm
+        self.concurrent_repeats = concurrent_repeats
+        self.on_victims = on_victims
+
+    # ------------------------------------------------------------------ triage
+
+    def triage(self, suspects: Sequence[str], serial_passed: set[str]) -> Triage:
+        probes = [Probe("triage", (v,), repetition=i) for v in suspects for i in range(self.triage_repeats)]
+        results = self.book.run("triage", probes)
+        out = Triage()
+        for v in suspects:
+            runs = [results[Probe("triage", (v,), repetition=i).key] for i in range(self.triage_repeats)]
+            ran = [r for r in runs if r.outcomes.get(v) not in ("missing", "skipped")]
+            fails = sum(r.failed(v) for r in ran)
+            out.alone_runs[v] = len(ran)
+            out.alone_failures[v] = fails
+            if not ran:
+                out.genuine.append(v)  # could not be run alone at all
+            elif fails == 0:
+                out.victims.append(v)
+            elif fails < len(ran):
+                out.nondeterministic.append(v)
+            elif v in serial_passed:
+                out.brittle.append(v)
+            else:
+                out.genuine.append(v)
+        return out
+
+    # ------------------------------------------------------------ tree search
+
+    def search(
+        self,
+        phase: str,
+        universe: Sequence[str],
+        wanted: dict[str, set[str]],
+        tail_order: Sequence[str],
+        *,
+        prefix: Sequence[str] = (),
+        positive: Positive = _fails,
+        reverse: bool = False,
+        concurrent: bool = False,
+    ) -> SearchOutcome:
+        """Group testing over ``universe`` for every victim in ``wanted``.
+
+        ``wanted[v]`` is the set of tests of the universe that may be v's
+        culprits; a range is probed for v only when it holds one of them
+        (or, when no such half is guilty, the other half too).  A probe is
+        ``prefix + range + tail``; with ``concurrent`` the tail runs beside
+        the range instead, repeated up to ``concurrent_repeats`` times.
+        ``positive(result, v)`` says whether the range is guilty for v.
+        """
+        n = len(universe)
+        found: dict[str, list[str]] = {v: [] for v in wanted}
+        groups: dict[str, list[list[str]]] = {v: [] for v in wanted}
+        members = set(universe)
+        frontier: dict[tuple[int, int], set[str]] = {}
+        root = sorted(v for v in wanted if wanted[v] & members)
+        if n and root:
+            frontier[(0, n)] = set(root)
+        rank = {t: i for i, t in enumerate(tail_order)}
+        probed: dict[tuple[str, tuple[int, int]], set[tuple[int, int]]] = {}
+        while frontier:
+            verdict = self._probe_level(phase, universe, frontier, rank, prefix, positive, reverse, concurrent)
+            following: dict[tuple[int, int], set[str]] = {}
+            for node, victims in sorted(frontier.items()):
+                lo, hi = node
+                for v in sorted(victims):
+                    if not verdict[(node, v)]:
+                        continue
+                    if hi - lo == 1:
+                        found[v].append(universe[lo])
+                        continue
+                    mid = (lo + hi) // 2
+                    both = [(lo, mid), (mid, hi)]
+                    chosen = [h for h in both if wanted[v] & set(universe[h[0] : h[1]])] or both
+                    for h in chosen:
+                        following.setdefault(h, set()).add(v)
+                    probed[(v, node)] = set(chosen)
+            # A parent guilty for v whose probed halves were all innocent:
+            # try the halves not probed yet, else it is a group that pollutes
+            # only together (or an intermittent failure); report it as such.
+            for (v, parent), halves in list(probed.items()):
+                if not all((h, v) in verdict for h in halves):
+                    continue
+                del probed[(v, parent)]
+                if any(verdict[(h, v)] for h in halves):
+                    continue
+                lo, hi = parent
+                mid = (lo + hi) // 2
+                untried = {h for h in ((lo, mid), (mid, hi)) if h not in halves}
+                if untried:
+                    for h in untried:
+                        following.setdefault(h, set()).add(v)
+                    probed[(v, parent)] = set(untried)
+                else:
+                    groups[v].append(list(universe[lo:hi]))
+            frontier = following
+        return SearchOutcome(found, groups)
+
+    def _probe_level(
+        self,
+        phase: str,
+        universe: Sequence[str],
+        frontier: dict[tuple[int, int], set[str]],
+        rank: dict[str, int],
+        prefix: Sequence[str],
+        positive: Positive,
+        reverse: bool,
+        concurrent: bool,
+    ) -> dict[tuple[tuple[int, int], str], bool]:
+        """Run one level's probes; the verdict per (range, victim)."""
+        verdict: dict[tuple[tuple[int, int], str], bool] = {}
+        undecided = {node: set(victims) for node, victims in frontier.items()}
+        repeats = self.concurrent_repeats if concurrent else 1
+        for repetition in range(repeats):
+            probes: dict[tuple[int, int], Probe] = {}
+            for (lo, hi), victims in undecided.items():
+                if not victims:
+                    continue
+                tests = list(universe[lo:hi])
+                if reverse:
+                    tests.reverse()
+                tail = tuple(sorted((v for v in victims if v not in tests and v not in prefix),
+                                    key=lambda v: (rank.get(v, len(rank)), v)))
+                if concurrent:
+                    probes[(lo, hi)] = Probe(phase, (*prefix, *tests), beside=tail, repetition=repetition)
+                else:
+                    probes[(lo, hi)] = Probe(phase, (*prefix, *tests, *tail))
+            if not probes:
+                break
+            results = self.book.run(phase, list(probes.values()))
+            for node, probe in probes.items():
+                result = results[probe.key]
+                for v in list(undecided[node]):
+                    if positive(result, v):
+                        verdict[(node, v)] = True
+                        undecided[node].discard(v)
+                    else:
+                        verdict[(node, v)] = False
+        return verdict
+
+    # ------------------------------------------------------------- confirm
+
+    def session_controls(self, phase: str, victims: Sequence[str], files: dict[str, str]) -> dict[str, int]:
+        """Failures of each victim looping beside a runner session that runs
+        no test (it only starts and loads the victim's module): the baseline
+        a concurrent edge must beat.  A victim failing here is broken by
+        session start-up (conftest, collection), not by any test."""
+        probes = {
+            (v, i): Probe(phase, (), beside=(v,), repetition=i, collect=(module_of(v, files),))
+            for v in victims for i in range(self.confirm)
+        }
+        results = self.book.run(phase, list(probes.values()))
+        return {v: sum(results[probes[(v, i)].key].failed(v) for i in range(self.confirm)) for v in victims}
+
+    def confirm_edges(self, phase: str, edges: Iterable[Edge]) -> list[Edge]:
+        edges = list(edges)
+        probes = []
+        for e in edges:
+            for i in range(self.confirm):
+                if e.kind == "sequential":
+                    probes.append(Probe(phase, (e.polluter, e.victim), repetition=i))
+                else:
+                    probes.append(Probe(phase, (e.polluter,), beside=(e.victim,), repetition=i))
+        results = self.book.run(phase, probes)
+        for e in edges:
+            for i in range(self.confirm):
+                if e.kind == "sequential":
+                    probe = Probe(phase, (e.polluter, e.victim), repetition=i)
+                else:
+                    probe = Probe(phase, (e.polluter,), beside=(e.victim,), repetition=i)
+                result = results[probe.key]
+                e.attempts += 1
+                failed = result.failed(e.victim)
+                e.confirmations += int(failed)
+                e.evidence.append(
+                    {
+                        "probe": probe.probe_id,
+                        "purpose": "confirm",
+                        "tests": list(probe.tests),
+                        "beside": list(probe.beside),
+                        "victim_outcome": result.outcomes.get(e.victim, "missing"),
+                        "repetition": i + 1,
+                    }
+                )
+            if e.attempts and e.confirmations == e.attempts:
+                e.status = "confirmed"
+            elif e.confirmations:
+                e.status = "intermittent"
+            else:
+                e.status = "rejected"
+        return edges
+
+
+def safe_tail_order(victims: Sequence[str], victim_edges: Iterable[tuple[str, str]]) -> list[str]:
+    """Order victims so that each runs before the victims that pollute it.
+
+    Kahn's algorithm on "victim before its polluter", ties in the given order;
+    victims on a cycle keep their given order (their probes are then split).
+    """
+    order = list(victims)
+    index = {v: i for i, v in enumerate(order)}
+    must_precede: dict[str, set[str]] = {v: set() for v in order}  # v -> victims that must run before v
+    for polluter, victim in victim_edges:
+        if polluter in index and victim in index:
+            must_precede[polluter].add(victim)
+    placed: list[str] = []
+    remaining = list(order)
+    while remaining:
+        ready = [v for v in remaining if not (must_precede[v] - set(placed))]
+        pick = ready[0] if ready else remaining[0]
+        placed.append(pick)
+        remaining.remove(pick)
+    return sorted(placed, key=lambda v: placed.index(v) if v in placed else index[v])
+
+
+def module_of(test_id: str, files: dict[str, str]) -> str:
+    return files.get(test_id) or test_id.split("::", 1)[0]
+
+
+def collapse_modules(
+    edges: list[Edge], universe: Sequence[str], files: dict[str, str]
+) -> list[Edge]:
+    """When every probed test of one module pollutes a victim (two or more),
+    the module's import or collection is the polluter: report the module."""
+    members: dict[str, list[str]] = {}
+    for t in universe:
+        members.setdefault(module_of(t, files), []).append(t)
+    by_victim: dict[tuple[str, str], list[Edge]] = {}
+    for e in edges:
+        if e.status in ("confirmed", "intermittent") and e.kind == "sequential":
+            by_victim.setdefault((module_of(e.polluter, files), e.victim), []).append(e)
+    out = [e for e in edges]
+    for (module, victim), group in by_victim.items():
+        tests = [t for t in members.get(module, []) if t != victim]
+        polluters = {e.polluter for e in group}
+        if len(tests) >= 2 and polluters >= set(tests):
+            out = [e for e in out if not (e in group)]
+            merged = Edge(
+                polluter=module, victim=victim, kind="sequential",
+                status="confirmed" if all(e.status == "confirmed" for e in group) else "intermittent",
+                confirmations=sum(e.confirmations for e in group), attempts=sum(e.attempts for e in group),
+                evidence=[ev for e in group for ev in e.evidence], module=True,
+            )
+            out.append(merged)
+    return out
+
+
+def summarize_results(results: Iterable[ProbeResult]) -> pd.DataFrame:
+    rows = [
+        {
+            "probe": r.probe.probe_id, "purpose": r.probe.purpose, "tests": len(r.probe.tests),
+            "beside": len(r.probe.beside), "failed": sum(o in FAILED for o in r.outcomes.values()),
+            "executions": r.executions, "invocations": r.invocations, "duration": r.duration,
+            "error": r.error,
+        }
+        for r in results
+    ]
+    return pd.DataFrame(rows)
+
+
+def _log2(n: int) -> float:
+    return math.log2(n) if n > 1 else 0.0
