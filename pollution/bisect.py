@@ -227,7 +227,9 @@ class Bisector:
         undecided = {node: set(victims) for node, victims in frontier.items()}
         repeats = self.concurrent_repeats if concurrent else 1
         for repetition in range(repeats):
-            probes: dict[tuple[int, int], Probe] = {}
+            # Concurrent probes hold one victim each: a victim looping alone
+            # beside the range covers the whole run with its vulnerable window.
+            probes: dict[tuple[tuple[int, int], tuple[str, ...]], Probe] = {}
             for (lo, hi), victims in undecided.items():
                 if not victims:
                     continue
@@ -237,15 +239,18 @@ class Bisector:
                 tail = tuple(sorted((v for v in victims if v not in tests and v not in prefix),
                                     key=lambda v: (rank.get(v, len(rank)), v)))
                 if concurrent:
-                    probes[(lo, hi)] = Probe(phase, (*prefix, *tests), beside=tail, repetition=repetition)
-                else:
-                    probes[(lo, hi)] = Probe(phase, (*prefix, *tests, *tail))
+                    for v in tail:
+                        probes[((lo, hi), (v,))] = Probe(phase, (*prefix, *tests), beside=(v,), repetition=repetition)
+                elif tail:
+                    probes[((lo, hi), tail)] = Probe(phase, (*prefix, *tests, *tail))
             if not probes:
                 break
             results = self.book.run(phase, list(probes.values()))
-            for node, probe in probes.items():
+            for (node, held), probe in probes.items():
                 result = results[probe.key]
-                for v in list(undecided[node]):
+                for v in held:
+                    if v not in undecided[node]:
+                        continue
                     if positive(result, v):
                         verdict[(node, v)] = True
                         undecided[node].discard(v)

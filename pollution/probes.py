@@ -20,7 +20,6 @@ from pollution.errors import InputError, RunnerError
 from pollution.runners.base import Runner, RunRequest, execute
 
 FAILED = ("failed", "error")
-LOOP_START_WAIT = 60.0  # seconds a looping victim may take to start
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ class ProbeContext:
     extra_args: tuple[str, ...] = ()
 
 
-def run_probe(context: ProbeContext, probe: Probe) -> ProbeResult:
+def run_probe(context: ProbeContext, probe: Probe, barrier: tuple[str, str] | None = None) -> ProbeResult:
     """Execute one probe.  Runner failures (timeouts, crashes) become data: the
     tests of the probe are recorded as ``missing``."""
     started = time.time()
@@ -141,7 +140,7 @@ def run_probe(context: ProbeContext, probe: Probe) -> ProbeResult:
     request = RunRequest(
         run_id=probe.probe_id, mode="serial" if probe.workers == 1 else "parallel",
         tests=list(probe.tests), workers=probe.workers, env=context.env,
-        timeout=context.timeout, extra_args=context.extra_args, collect=probe.collect,
+        timeout=context.timeout, extra_args=context.extra_args, collect=probe.collect, barrier=barrier,
     )
     try:
         result = execute(context.runner, request)
@@ -201,10 +200,12 @@ def _run_concurrent(context: ProbeContext, probe: Probe, started: float) -> Prob
 def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Probe, started: float) -> ProbeResult:
     with tempfile.TemporaryDirectory(prefix="pollution-loop-") as tmp:
         sentinel = os.path.join(tmp, "stop")
+        side_ready, main_ready = os.path.join(tmp, "side.ready"), os.path.join(tmp, "main.ready")
         box: dict[str, Any] = {}
         side_request = RunRequest(
             run_id=f"{probe.probe_id}-beside", tests=list(probe.beside), env=context.env,
             timeout=context.timeout, extra_args=context.extra_args, loop_until=sentinel,
+            barrier=(side_ready, main_ready),
         )
 
         def beside() -> None:
@@ -215,13 +216,10 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
 
         thread = threading.Thread(target=beside, daemon=True)
         thread.start()
-        # Start the main side only once the victim loops, else a short main
-        # side can finish while the victim's process is still starting.
-        deadline = time.time() + (context.timeout or LOOP_START_WAIT)
-        while not os.path.exists(sentinel + ".started") and thread.is_alive() and time.time() < deadline:
-            time.sleep(0.02)
         try:
-            main = run_probe(context, main_probe)
+            # Both sides meet at a barrier after their start-up: the victim
+            # loops while the main side's tests run, not while it starts.
+            main = run_probe(context, main_probe, barrier=(main_ready, side_ready))
         finally:
             Path(sentinel).touch()
             thread.join()

@@ -47,6 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the selected tests over and over until FILE exists (concurrent probes)",
     )
     group.addoption(
+        "--pollution-barrier",
+        metavar="READY,WAIT",
+        default=None,
+        help="after collection, create READY and wait (up to 60 s) until WAIT exists",
+    )
+    group.addoption(
         "--pollution-order",
         metavar="FILE",
         default=None,
@@ -153,9 +159,6 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None
     if session.testsfailed or session.config.option.collectonly:
         return None
-    # Tell the prober the loop is running, so the other side starts now.
-    with open(until + ".started", "w", encoding="utf-8"):
-        pass
     for _ in range(LOOP_LIMIT):
         for item in session.items:
             init = getattr(item, "_initrequest", None)
@@ -168,3 +171,24 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         if os.path.exists(until):
             break
     return True
+
+
+BARRIER_WAIT = 60.0
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Meet the other side of a concurrent probe once both sessions are set up.
+
+    Session start-up (conftest hooks, fixtures' imports, collection) is over
+    for both processes when they pass the barrier, so what one side's tests do
+    meets the other side's tests, not its start-up.
+    """
+    barrier = session.config.getoption("pollution_barrier")
+    if not barrier:
+        return
+    ready, _, wait = barrier.partition(",")
+    with open(ready, "w", encoding="utf-8"):
+        pass
+    deadline = time.monotonic() + BARRIER_WAIT
+    while wait and not os.path.exists(wait) and time.monotonic() < deadline:
+        time.sleep(0.01)

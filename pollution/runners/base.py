@@ -46,6 +46,9 @@ class RunRequest:
     # With ``tests == []``: files the runner loads anyway (pytest collects
     # them, runs none), so a probe can measure what merely starting costs.
     collect: Sequence[str] = ()
+    # ``(ready, wait)``: after start-up, create ``ready`` and wait for ``wait``
+    # (runners with ``can_loop``), so both sides of a concurrent probe start together.
+    barrier: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class PytestRunner:
             argv += self._selection(tests) if tests else ["--", *request.collect]
         if request.loop_until:
             argv += [f"--pollution-loop-until={request.loop_until}"]
+        if request.barrier:
+            argv += [f"--pollution-barrier={request.barrier[0]},{request.barrier[1]}"]
         argv += [*self.args, *request.extra_args]
         return Invocation(argv=argv, cwd=self.path, env=env, reports=[report])
 
