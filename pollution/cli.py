@@ -22,8 +22,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Logs (CI, pipes) are read in wide windows; an 80-column wrap breaks ids apart.
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 # Options that take several values in a row: ``--serial a.xml b.xml``.
 MULTI_VALUE_OPTIONS = ("--serial", "-s", "--parallel", "-p")

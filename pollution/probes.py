@@ -27,7 +27,8 @@ class Probe:
     """Run ``tests`` in this order (serially unless ``workers`` > 1).
 
     A concurrent probe also runs ``beside`` in a second process, over and over
-    until the first process is done, so the two overlap in time.
+    until the first process is done, so the two overlap in time.  No tests
+    and nothing to ``collect`` means the whole suite in the runner's order.
     """
 
     purpose: str
@@ -139,7 +140,7 @@ def run_probe(context: ProbeContext, probe: Probe, barrier: tuple[str, str] | No
         return _run_concurrent(context, probe, started)
     request = RunRequest(
         run_id=probe.probe_id, mode="serial" if probe.workers == 1 else "parallel",
-        tests=list(probe.tests), workers=probe.workers, env=context.env,
+        tests=list(probe.tests) if probe.tests or probe.collect else None, workers=probe.workers, env=context.env,
         timeout=context.timeout, extra_args=context.extra_args, collect=probe.collect, barrier=barrier,
     )
     try:

@@ -173,4 +173,5 @@ def print_diagnosis(console: Console, diagnosis: Any) -> None:
         f"cost: {costs.invocations} runner invocations, {costs.executions} test executions, "
         f"{diagnosis.wall:.1f}s" + (f" ({costs.reused} probes reused from the journal)" if costs.reused else ""),
         highlight=False,
+        soft_wrap=True,
     )

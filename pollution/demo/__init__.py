@@ -1,12 +1,32 @@
 """The bundled polluted demo suite behind ``pollution demo``.
 
-A small storage service (:mod:`pollution.demo.service`) and a pytest suite
-against a real, shared database (``pollution/demo/suite``) that mirrors the
-incident in the design notes: it passes serially and fails in parallel, with
-known polluters, victims, cleaners, a brittle test and its state-setter, a
-nondeterministic flaky test and a concurrent-interference pair.  Its ground
-truth is computed by ``scripts/demo_truth.py`` into
-``tests/fixtures/demo_truth.json``.
+A small storage service (:mod:`pollution.demo.service`: events by
+correlation id, notifications with explicit primary keys, a dead-letter
+queue, aggregation queries, reference tables, settings) and a pytest suite of
+about 150 tests against one real, shared database (``pollution/demo/suite``),
+mirroring the incident in the design notes: serially it passes, with
+``-n 4`` about 17 tests fail.
+
+What is in it (the measured truth is ``tests/fixtures/demo_truth.json``,
+computed by ``scripts/demo_truth.py``; do not edit it by hand):
+
+* ~120 isolated tests: unique ids (uuid), assertions on their own rows only.
+* Polluters: hard-coded ids left behind (correlation id ``order-42``,
+  notification id 1, the ``payments`` queue, the ``auto_redelivery`` flag), a
+  whole-table delete (the channel registry rebuilt with only ``email``) and a
+  schema reset (the event-kind catalog dropped and recreated at v1).
+* Victims of one polluter and of several; a victim that is itself a polluter
+  (``test_events.py::test_demo_order_timeline_is_chronological``); cleaners
+  (tests that, run in between, undo a polluter's leftovers).
+* A brittle test and its state-setter
+  (``test_dead_letters.py::test_expired_dead_letters_are_dropped`` needs
+  ``test_configure_retention_policy``), a nondeterministic flaky test
+  (``test_notifications.py::test_retry_backoff_stays_under_deadline``, ~30%),
+  and a concurrent-interference pair (``test_purge_webhooks_queue`` empties
+  the queue while ``test_redelivery_after_backoff`` waits 0.3 s).
+
+All shared state lives in the database, never in the test process, so
+pollution crosses processes as it does between Ginkgo processes.
 
 How to run it
 -------------
