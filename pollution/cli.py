@@ -295,6 +295,99 @@ def graph(
         err.print(f"wrote {escape(str(out_path))}", highlight=False)
 
 
+@app.command(cls=MultiValueCommand)
+@_user_errors
+def diagnose(
+    runs: Annotated[list[str] | None, typer.Argument(help="Artifact directories from `pollution run`.")] = None,
+    serial: Annotated[list[str] | None, typer.Option("--serial", "-s", help="Serial run reports.")] = None,
+    parallel: Annotated[list[str] | None, typer.Option("--parallel", "-p", help="Parallel run reports.")] = None,
+    runner: Annotated[
+        str | None, typer.Option("--runner", "-r", help=RUNNER_HELP + " Without one: diff and ranked suspects only.")
+    ] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Directory the runner works in.")] = None,
+    runner_arg: Annotated[list[str] | None, typer.Option("--runner-arg", help="Extra runner argument (repeatable).")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", help="NAME=VALUE for probes (repeatable).")] = None,
+    command: Annotated[str | None, typer.Option("--command", help="For --runner command: the template.")] = None,
+    package: Annotated[list[str] | None, typer.Option("--package", help="For --runner go: package pattern.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report directory.")] = Path("pollution-report"),
+    confirm: Annotated[int, typer.Option(help="Repetitions confirming each edge.")] = 2,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Probes at the same time (needs an --env {probe} template).")] = 1,
+    timeout: Annotated[float | None, typer.Option(help="Seconds before a probe is killed.")] = None,
+    resume: Annotated[bool, typer.Option(help="Reuse the probes of an interrupted diagnosis in --out.")] = False,
+    fail_on_findings: Annotated[bool, typer.Option(help="Exit 1 when pollution is found.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """From serial and parallel reports to the answer: diff, bisect, graph, plan and the HTML report."""
+    from pollution import render
+    from pollution.pipeline import diagnose_paths
+    from pollution.runners import runner_from_options
+    from pollution.runners.base import parse_env_assignments
+
+    adapter = runner_from_options(runner, path=path, packages=package, command=command) if runner else None
+    options: dict[str, Any] = {}
+    if adapter is not None:
+        options = {"confirm": confirm, "jobs": jobs, "timeout": timeout, "resume": resume,
+                   "env": parse_env_assignments(env or []), "extra_args": runner_arg or []}
+    with render.ProgressDisplay(err, quiet=quiet) as progress:
+        if adapter is not None:
+            options["progress"] = progress.update
+        outcome = diagnose_paths(runs or [], serial or [], parallel or [], adapter, out_dir, **options)
+    _finish(outcome, fail_on_findings)
+
+
+@app.command()
+@_user_errors
+def demo(
+    db: Annotated[str, typer.Option("--db", help="sqlite (embedded, default) or postgres (a throwaway server).")] = "sqlite",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report directory.")] = Path("pollution-report"),
+    parallel: Annotated[int, typer.Option("--parallel", help="Parallel runs of the suite.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", "-n", help="Workers per parallel run.")] = 4,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run the bundled polluted suite serially and in parallel, diagnose it, and write the report."""
+    from pollution import render
+    from pollution.pipeline import run_demo
+
+    def done(result: Any) -> None:
+        failed = int(result.table["outcome"].isin(["failed", "error"]).sum())
+        if not quiet:
+            err.print(f"{result.run_id}: {len(result.table)} tests, {failed} failed, {result.duration:.1f}s",
+                      highlight=False)
+
+    if db not in ("sqlite", "postgres"):
+        raise InputError(f"--db {db!r}: choose sqlite or postgres")
+    with render.ProgressDisplay(err, quiet=quiet) as progress:
+        outcome = run_demo(out_dir, db=db, parallel=parallel, workers=workers, on_run=done, progress=progress.update)
+    _finish(outcome, False)
+
+
+@app.command()
+@_user_errors
+def report(
+    result: Annotated[Path, typer.Argument(help="A report directory (with result.json) from diagnose/bisect/demo.")],
+) -> None:
+    """Re-render report.html, report.md and the graph exports from a saved result, running nothing."""
+    from pollution.pipeline import render_report
+
+    folder = result.parent if result.is_file() else result
+    if not (folder / "result.json").is_file():
+        raise InputError(f"{folder}: no result.json here (run pollution diagnose or bisect first)")
+    path = render_report(folder)
+    out.print(f"report: {path}", highlight=False)
+
+
+def _finish(outcome: Any, fail_on_findings: bool) -> None:
+    from pollution import render
+
+    render.print_diagnosis(out, outcome.diagnosis)
+    if outcome.report is not None:
+        out.print(f"report: {outcome.report}", highlight=False)
+    else:
+        out.print(f"result: {outcome.out / 'result.json'}", highlight=False)
+    if fail_on_findings and (outcome.diagnosis.confirmed or outcome.diagnosis.victims):
+        raise typer.Exit(1)
+
+
 def _load_sides(runs: list[str], serial: list[str], parallel: list[str]) -> tuple[Any, Any]:
     """Serial and parallel results tables from artifact dirs and/or explicit reports."""
     if not (runs or serial or parallel):

@@ -42,6 +42,8 @@ class Diagnosis:
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     wall: float = 0.0
+    # Without a runner: per victim candidate, co-scheduled tests ranked by suspicion.
+    suspects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def confirmed(self) -> list[Edge]:
@@ -107,6 +109,7 @@ class Diagnosis:
             "stats": self.stats,
             "settings": self.settings,
             "wall": self.wall,
+            "suspects": self.suspects,
         }
 
     @classmethod
@@ -125,6 +128,7 @@ class Diagnosis:
             stats=data.get("stats", {}),
             settings=data.get("settings", {}),
             wall=data.get("wall", 0.0),
+            suspects=data.get("suspects", {}),
         )
 
     def save(self, path: Path) -> None:
@@ -191,6 +195,12 @@ def diagnose(
         "env": dict(env or {}), "extra_args": list(extra_args),
     }
     diagnosis.save(out / "result.json")
+    tables = [t for t in (serial, parallel) if t is not None and not t.empty]
+    if tables:
+        # The runs the diagnosis started from, for reports and notebooks.
+        from pollution.results import save_table
+
+        save_table(pd.concat(tables, ignore_index=True), out / "runs.parquet")
     return diagnosis
 
 
@@ -359,3 +369,34 @@ def _state_setters(engine: Bisector, brittle: list[str], serial_order: list[str]
         found = engine.search("state-setters", before, {b: set(before)}, [b], positive=_passes).found
         out[b] = found[b]
     return out
+
+
+def suspects_only(serial: pd.DataFrame, parallel: pd.DataFrame, out: Path, top: int = 10) -> Diagnosis:
+    """No runner: the diff, each victim candidate's co-scheduled tests and a
+    ranking of suspects from the runs alone.  Nothing is confirmed."""
+    from pollution.schedule import rank_suspects
+
+    started = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    diff = diff_runs(serial, parallel)
+    victims = list(diff.loc[diff["category"] == "parallel-only", "test_id"])
+    nondeterministic = list(diff.loc[diff["category"] == "flaky", "test_id"])
+    stats = {
+        str(row["test_id"]): {k: int(row[k]) for k in ("serial_runs", "serial_failures", "parallel_runs", "parallel_failures")}
+        for row in diff.to_dict(orient="records")
+    }
+    diagnosis = Diagnosis(
+        victims=victims, triage=Triage(), candidates=candidates_for(parallel, victims), edges=[],
+        nondeterministic=nondeterministic, unexplained=victims, stats=stats,
+        settings={"runner": None},
+        suspects={
+            v: [{str(k): val for k, val in r.items()} for r in rank_suspects(parallel, v, top).to_dict(orient="records")]
+            for v in victims
+        },
+    )
+    diagnosis.wall = time.time() - started
+    diagnosis.save(out / "result.json")
+    from pollution.results import save_table
+
+    save_table(pd.concat([serial, parallel], ignore_index=True), out / "runs.parquet")
+    return diagnosis

@@ -132,14 +132,16 @@ class ProbeContext:
     extra_args: tuple[str, ...] = ()
 
 
-def run_probe(context: ProbeContext, probe: Probe, barrier: tuple[str, str] | None = None) -> ProbeResult:
+def run_probe(
+    context: ProbeContext, probe: Probe, barrier: tuple[str, str] | None = None, run_id: str | None = None
+) -> ProbeResult:
     """Execute one probe.  Runner failures (timeouts, crashes) become data: the
     tests of the probe are recorded as ``missing``."""
     started = time.time()
     if probe.beside:
         return _run_concurrent(context, probe, started)
     request = RunRequest(
-        run_id=probe.probe_id, mode="serial" if probe.workers == 1 else "parallel",
+        run_id=run_id or probe.probe_id, mode="serial" if probe.workers == 1 else "parallel",
         tests=list(probe.tests) if probe.tests or probe.collect else None, workers=probe.workers, env=context.env,
         timeout=context.timeout, extra_args=context.extra_args, collect=probe.collect, barrier=barrier,
     )
@@ -178,14 +180,17 @@ def _run_concurrent(context: ProbeContext, probe: Probe, started: float) -> Prob
     box: dict[str, ProbeResult] = {}
 
     def main() -> None:
-        box["main"] = run_probe(context, main_probe)
+        box["main"] = run_probe(context, main_probe, run_id=probe.probe_id)
 
     thread = threading.Thread(target=main, daemon=True)
     thread.start()
     outcomes: dict[str, str] = {t: "missing" for t in probe.beside}
     runs = executions = invocations = 0
     while True:
-        side = run_probe(context, Probe(probe.purpose + "/beside", probe.beside, 1, (), probe.repetition * 1000 + runs))
+        side = run_probe(
+            context, Probe(probe.purpose + "/beside", probe.beside, 1, (), probe.repetition * 1000 + runs),
+            run_id=probe.probe_id,
+        )
         runs += 1
         executions += side.executions
         invocations += side.invocations
@@ -203,8 +208,10 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
         sentinel = os.path.join(tmp, "stop")
         side_ready, main_ready = os.path.join(tmp, "side.ready"), os.path.join(tmp, "main.ready")
         box: dict[str, Any] = {}
+        # Both sides expand {probe} to the same id: they must share the state
+        # (database) they interfere through, apart from other probes.
         side_request = RunRequest(
-            run_id=f"{probe.probe_id}-beside", tests=list(probe.beside), env=context.env,
+            run_id=probe.probe_id, tests=list(probe.beside), env=context.env,
             timeout=context.timeout, extra_args=context.extra_args, loop_until=sentinel,
             barrier=(side_ready, main_ready),
         )
@@ -220,7 +227,7 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
         try:
             # Both sides meet at a barrier after their start-up: the victim
             # loops while the main side's tests run, not while it starts.
-            main = run_probe(context, main_probe, barrier=(main_ready, side_ready))
+            main = run_probe(context, main_probe, barrier=(main_ready, side_ready), run_id=probe.probe_id)
         finally:
             Path(sentinel).touch()
             thread.join()

@@ -163,8 +163,20 @@ def print_diagnosis(console: Console, diagnosis: Any) -> None:
     for victim, groups in diagnosis.groups.items():
         for group in groups:
             console.print(Text(f"{victim}: fails only beside the group {group} (no single culprit)"))
-    for victim in diagnosis.unexplained:
-        console.print(Text(f"unexplained: {victim} (no probe reproduced its failure)"))
+    if diagnosis.suspects:
+        console.print(
+            "No runner given: nothing was re-run, so these are suspects, not findings "
+            "(give --runner to bisect and confirm).", highlight=False, soft_wrap=True,
+        )
+        for victim, suspects in diagnosis.suspects.items():
+            ranked = ", ".join(
+                f"{s['suspect']} ({s['failing_runs_with']} failing / {s['passing_runs_with']} passing runs)"
+                for s in suspects[:3]
+            )
+            console.print(Text(f"{victim}: {ranked or 'no co-scheduled test'}"))
+    else:
+        for victim in diagnosis.unexplained:
+            console.print(Text(f"unexplained: {victim} (no probe reproduced its failure)"))
     for cleaner, polluter, victim in diagnosis.cleaners:
         console.print(Text(f"cleaner: {cleaner} (between {polluter} and {victim})"))
     for brittle, setters in diagnosis.state_setters.items():

@@ -93,3 +93,37 @@ def _in_run(run: pd.DataFrame, victim: str) -> tuple[set[str], set[str], str]:
         elsewhere = others[others["worker"] != me["worker"]]
         return set(same["test_id"]) | set(elsewhere["test_id"]), set(elsewhere["test_id"]), "worker-order"
     return set(others["test_id"]), set(others["test_id"]), "whole-run"
+
+
+def rank_suspects(table: pd.DataFrame, victim: str, top: int | None = 10) -> pd.DataFrame:
+    """Rank the tests co-scheduled with ``victim`` without running anything.
+
+    For each candidate: in how many of the victim's failing runs it ran
+    before or beside the victim, and in how many of its passing runs.  The
+    score (share of failing runs minus share of passing runs) puts first the
+    tests that are there when the victim fails and absent when it passes: a
+    guess to start from when no runner is available, not a finding.
+    """
+    failed_runs = set(table.loc[(table["test_id"] == victim) & table["outcome"].isin(["failed", "error"]), "run_id"])
+    passed_runs = set(table.loc[(table["test_id"] == victim) & (table["outcome"] == "passed"), "run_id"])
+    counts: dict[str, list[int]] = {}
+    for run_id, run in table.groupby("run_id", sort=True):
+        if run_id not in failed_runs and run_id not in passed_runs or not (run["test_id"] == victim).any():
+            continue
+        before, _, _ = _in_run(run, victim)
+        slot = 0 if run_id in failed_runs else 1
+        for t in before:
+            counts.setdefault(t, [0, 0])[slot] += 1
+    rows = [
+        {
+            "suspect": t,
+            "failing_runs_with": f,
+            "passing_runs_with": p,
+            "score": (f / len(failed_runs) if failed_runs else 0.0) - (p / len(passed_runs) if passed_runs else 0.0),
+        }
+        for t, (f, p) in counts.items()
+    ]
+    frame = pd.DataFrame(rows, columns=["suspect", "failing_runs_with", "passing_runs_with", "score"])
+    frame = frame.sort_values(["score", "failing_runs_with", "suspect"], ascending=[False, False, True])
+    frame = frame.reset_index(drop=True)
+    return frame.head(top) if top else frame
