@@ -187,8 +187,26 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not barrier:
         return
     ready, _, wait = barrier.partition(",")
-    with open(ready, "w", encoding="utf-8"):
-        pass
+    if not session.config.getoption("pollution_loop_until"):
+        _touch(ready)
+    # The looping side says it is ready only once its first test is running
+    # (pytest_runtest_call below): then its vulnerable window is open when
+    # the other side's tests start, however short they are.
     deadline = time.monotonic() + BARRIER_WAIT
     while wait and not os.path.exists(wait) and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.005)
+
+
+def _touch(path: str) -> None:
+    with open(path, "w", encoding="utf-8"):
+        pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    config = item.config
+    barrier = config.getoption("pollution_barrier")
+    if barrier and config.getoption("pollution_loop_until"):
+        ready = barrier.partition(",")[0]
+        if not os.path.exists(ready):
+            _touch(ready)

@@ -58,17 +58,18 @@ class PytestRunner:
         per_worker = {k: v for k, v in env.items() if "{worker}" in v}
         if per_worker:
             env["POLLUTION_ENV_TEMPLATE"] = json.dumps(per_worker)
-        if request.tests is not None:
-            tests = list(request.tests)
-            order = workdir / "order.txt"
-            order.write_text("".join(f"{t}\n" for t in tests), encoding="utf-8")
-            argv += [f"--pollution-order={order}"]
-            argv += self._selection(tests) if tests else ["--", *request.collect]
         if request.loop_until:
             argv += [f"--pollution-loop-until={request.loop_until}"]
         if request.barrier:
             argv += [f"--pollution-barrier={request.barrier[0]},{request.barrier[1]}"]
         argv += [*self.args, *request.extra_args]
+        if request.tests is not None:
+            # Last, after "--": everything that follows is a test id, never an option.
+            tests = list(request.tests)
+            order = workdir / "order.txt"
+            order.write_text("".join(f"{t}\n" for t in tests), encoding="utf-8")
+            argv += [f"--pollution-order={order}"]
+            argv += self._selection(tests) if tests else ["--", *request.collect]
         return Invocation(argv=argv, cwd=self.path, env=env, reports=[report])
 
     def collect(self, request: RunRequest, invocation: Invocation) -> pd.DataFrame:
