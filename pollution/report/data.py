@@ -10,6 +10,7 @@ and ``journal.jsonl`` (every probe).  Only ``result.json`` is required.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -293,7 +294,7 @@ def format_seconds(seconds: float | None) -> str:
         return "—"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -370,7 +371,7 @@ def reproduce(data: ReportData, edge: Edge) -> str | None:
 
 
 def _has_pair(args: Sequence[str], flag: str, value: str) -> bool:
-    return any(a == flag and b == value for a, b in zip(args, args[1:])) or f"{flag}{value}" in args
+    return any(a == flag and b == value for a, b in itertools.pairwise(args)) or f"{flag}{value}" in args
 
 
 def _expanded_env(template: Mapping[str, Any]) -> dict[str, str]:
@@ -447,6 +448,14 @@ def module_of(test_id: str) -> str:
 _IDENT = re.compile(r"[^A-Za-z0-9_]")
 
 
+# The two pytest passes the snippet prints: everything else in parallel, then
+# the involved tests serially (habit: every printed command is run by a test).
+PYTEST_SPLIT = (
+    ("python", "-m", "pytest", "-n", "auto", "-m", "not pollution_serial"),
+    ("python", "-m", "pytest", "-p", "no:randomly", "-m", "pollution_serial"),
+)
+
+
 def isolation_snippet(runner: str, involved: Sequence[str]) -> tuple[str, str]:
     """(explanation, code) keeping the interfering tests from running in parallel."""
     if not involved:
@@ -454,34 +463,7 @@ def isolation_snippet(runner: str, involved: Sequence[str]) -> tuple[str, str]:
     tests = [t for t in involved if "::" in t or runner != "pytest"]
     modules = [t for t in involved if "::" not in t] if runner == "pytest" else []
     if runner == "pytest":
-        lines = [
-            "# conftest.py: keep the tests pollution found interfering on one xdist worker,",
-            "# in collection order, until they are fixed; run with: pytest -n auto --dist loadgroup",
-            "import pytest",
-            "",
-            "POLLUTION_SERIAL = {",
-            *(f"    {json.dumps(t, ensure_ascii=False)}," for t in tests),
-            "}",
-        ]
-        if modules:
-            lines += ["POLLUTION_SERIAL_MODULES = {", *(f"    {json.dumps(m, ensure_ascii=False)}," for m in modules), "}"]
-        lines += [
-            "",
-            "",
-            "@pytest.hookimpl(tryfirst=True)  # mark before pytest-xdist groups the items",
-            "def pytest_collection_modifyitems(config, items):",
-            "    for item in items:",
-        ]
-        condition = "item.nodeid in POLLUTION_SERIAL"
-        if modules:
-            condition += ' or item.nodeid.split("::", 1)[0] in POLLUTION_SERIAL_MODULES'
-        lines += [f"        if {condition}:", '            item.add_marker(pytest.mark.xdist_group("pollution-serial"))']
-        why = (
-            "Until the polluters are fixed, run the involved tests on one worker: pytest-xdist's "
-            "--dist loadgroup sends every test of an xdist_group to the same worker, in collection "
-            "order (the order in which the serial run passed); everything else stays parallel."
-        )
-        return why, "\n".join(lines)
+        return _pytest_snippet(tests, modules)
     if runner == "ginkgo":
         return "Decorate these specs with Ginkgo's Serial decorator until they are fixed:", "\n".join(tests)
     if runner == "go":
@@ -489,6 +471,45 @@ def isolation_snippet(runner: str, involved: Sequence[str]) -> tuple[str, str]:
         return ("Remove t.Parallel() from these tests (or run their packages with -p 1) until they are fixed:",
                 "\n".join(names))
     return "Run these tests serially, apart from the rest, until they are fixed:", "\n".join(tests)
+
+
+def _pytest_snippet(tests: Sequence[str], modules: Sequence[str]) -> tuple[str, str]:
+    lines = [
+        "# conftest.py (merge into yours): mark the tests pollution found interfering, then",
+        *(f"#   {shlex.join(argv)}" for argv in PYTEST_SPLIT),
+        "# until they are fixed: the first runs everything else in parallel, the second",
+        "# runs these serially, in collection order.",
+        "import pytest",
+        "",
+        "POLLUTION_SERIAL = {",
+        *(f"    {json.dumps(t, ensure_ascii=False)}," for t in tests),
+        "}",
+    ]
+    if modules:
+        lines += ["POLLUTION_SERIAL_MODULES = {", *(f"    {json.dumps(m, ensure_ascii=False)}," for m in modules), "}"]
+    condition = "item.nodeid in POLLUTION_SERIAL"
+    if modules:
+        condition += ' or item.nodeid.split("::", 1)[0] in POLLUTION_SERIAL_MODULES'
+    lines += [
+        "",
+        "",
+        "def pytest_configure(config):",
+        '    config.addinivalue_line("markers", "pollution_serial: interferes with other tests; run serially")',
+        "",
+        "",
+        "@pytest.hookimpl(tryfirst=True)  # mark before -m selects",
+        "def pytest_collection_modifyitems(config, items):",
+        "    for item in items:",
+        f"        if {condition}:",
+        "            item.add_marker(pytest.mark.pollution_serial)",
+    ]
+    why = (
+        "Until the polluters are fixed, run the involved tests apart: a marker selects them for a serial "
+        "pass in collection order (the order in which the serial run passed), and everything else stays "
+        "parallel. (pytest-xdist's xdist_group with --dist loadgroup would keep them on one worker instead, "
+        "but pytest 9.2 silently ignores it: pytest-xdist issue 1386.)"
+    )
+    return why, "\n".join(lines)
 
 
 def iter_cited_probes(data: ReportData) -> Iterator[Probe]:

@@ -67,7 +67,7 @@ th, td { text-align: left; vertical-align: top; padding: 7px 10px; border-bottom
 th { background: var(--soft); font-weight: 600; font-size: 13px; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.bad td { background: #fff8f8; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; margin: 16px 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; margin: 16px 0; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; background: #fff; }
 .card .n { font-size: 28px; font-weight: 650; line-height: 1.2; font-variant-numeric: tabular-nums; }
 .card .l { color: var(--muted); font-size: 13px; }
@@ -85,7 +85,7 @@ figure { margin: 10px 0 4px; } figure img { max-width: 100%; height: auto; borde
 ul.tight { margin: 4px 0; padding-left: 20px; } ul.tight li { margin: 2px 0; }
 ol.fix li { margin: 8px 0; }
 .culprit { margin: 0 0 12px; } .culprit:last-child { margin-bottom: 0; }
-.probes { font-size: 12.5px; color: var(--muted); }
+.probes { font-size: 12.5px; color: var(--muted); } .probes a, .probes code { white-space: nowrap; }
 details { margin: 6px 0; } summary { cursor: pointer; color: #0969da; }
 .cols { columns: 2 360px; column-gap: 28px; }
 footer { margin-top: 48px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--line);
@@ -234,7 +234,7 @@ def _summary(data: ReportData) -> str:
     costs = d.total_costs()
     intermittent = sum(1 for e in data.live_edges if e.status == "intermittent")
     cards = [
-        ("victim", len(data.victims), "victims (pass alone, fail after or beside another test)" if data.rerun
+        ("victim", len(data.victims), "victims: pass alone, fail next to others" if data.rerun
          else "victim candidates (failed only in parallel; not re-run)"),
         ("polluter", len(data.fixes), "polluters to fix"),
         ("", len(data.live_edges), "polluter → victim edges" + (f" ({intermittent} intermittent)" if intermittent else "")),

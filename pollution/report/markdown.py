@@ -19,7 +19,7 @@ from pollution.report.data import (
     run_label,
 )
 
-__all__ = ["code", "render_markdown", "markdown"]
+__all__ = ["code", "markdown", "render_markdown"]
 
 LIST_LIMIT = 50  # longest list of test ids in the summary (the HTML report has all)
 MERMAID_EDGES = 60  # larger graphs are too big to read inline
@@ -90,10 +90,11 @@ def _runs(data: ReportData) -> str:
 
 def _found(data: ReportData) -> str:
     d = data.diagnosis
-    out = [f"## Found\n\n- **{len(data.victims)}** victim(s), **{len(data.fixes)}** polluter(s), "
-           f"**{len(data.live_edges)}** confirmed edge(s)\n- **{len(data.nondeterministic)}** nondeterministic "
-           f"flake(s), **{len(d.unexplained)}** unexplained victim(s), **{len(d.triage.genuine)}** failing alone, "
-           f"**{len(d.triage.brittle)}** brittle"]
+    summary = (f"## Found\n\n- **{len(data.victims)}** victim(s), **{len(data.fixes)}** polluter(s), "
+               f"**{len(data.live_edges)}** confirmed edge(s)\n- **{len(data.nondeterministic)}** nondeterministic "
+               f"flake(s), **{len(d.unexplained)}** unexplained victim(s), **{len(d.triage.genuine)}** failing "
+               f"alone, **{len(d.triage.brittle)}** brittle")
+    out = [summary]
     if data.fixes:
         rows = [[code(f.polluter, cell=True) + (" (module)" if f.module else ""), str(len(f.victims)),
                  ", ".join(f.kinds)] for f in data.fixes]

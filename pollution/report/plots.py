@@ -230,6 +230,7 @@ def _connect(ax: Axes, rows: pd.DataFrame, edges: Iterable[Edge], victims: set[s
 def _timeline_legend(ax: Axes, with_edges: bool) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    from matplotlib.transforms import ScaledTranslation
 
     handles: list[Any] = [Patch(color=PASSED, label="passed"), Patch(color=FAILED, label="failed")]
     if with_edges:
@@ -239,7 +240,9 @@ def _timeline_legend(ax: Axes, with_edges: bool) -> None:
             Line2D([], [], color=CONNECTOR, lw=1.1, label="sequential: ran before"),
             Line2D([], [], color=CONNECTOR, lw=1.1, ls="--", label="concurrent: ran beside"),
         ]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14 if with_edges else -0.2),
+    # Below the x label whatever the height of the Axes: anchored in points, not in axes fractions.
+    below = ax.transAxes + ScaledTranslation(0, -34 / 72, ax.figure.dpi_scale_trans)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
               ncol=len(handles), frameon=False, fontsize=8)
 
 
