@@ -31,8 +31,8 @@ import pandas as pd
 
 from pollution.errors import InputError
 from pollution.junit import load_junit
-from pollution.runners.base import Invocation, RunRequest, expand_env
-from pollution.runners.gotest import quote_meta, refuse_worker_placeholder
+from pollution.runners.base import Invocation, RunRequest
+from pollution.runners.gotest import go_environment, quote_meta
 
 JSON_REPORT = "report.json"
 JUNIT_REPORT = "report.junit.xml"
@@ -107,13 +107,10 @@ class GinkgoRunner:
         return self.path.resolve() if self.path.is_dir() else self.path
 
     def prepare(self, request: RunRequest, workdir: Path) -> Invocation:
-        refuse_worker_placeholder(
-            request.env, "Ginkgo", "the suite can read GINKGO_PARALLEL_PROCESS (1..N) to name per-process resources"
+        env = go_environment(
+            self.env, self.gopath, request, "Ginkgo",
+            "the suite can read GINKGO_PARALLEL_PROCESS (1..N) to name per-process resources",
         )
-        env = dict(self.env)
-        if self.gopath is not None:
-            env.update(GOPATH=self.gopath, GO111MODULE="off")
-        env.update(expand_env(request.env, probe=request.run_id))
         workdir = workdir.resolve()
         return Invocation(
             argv=self.arguments(request, workdir),

@@ -119,6 +119,20 @@ def refuse_worker_placeholder(env: Mapping[str, str], runner: str, hint: str) ->
             raise InputError(f"environment template {key}={value!r}: {runner} cannot expand {{worker}}; {hint}")
 
 
+def go_environment(
+    base: Mapping[str, str], gopath: str | None, request: RunRequest, runner: str, hint: str
+) -> dict[str, str]:
+    """The environment overlay of a go or Ginkgo invocation: the runner's own
+    variables, GOPATH mode when a GOPATH is given, then the request's
+    (``{probe}`` expanded; ``{worker}`` refused)."""
+    refuse_worker_placeholder(request.env, runner, hint)
+    env = dict(base)
+    if gopath is not None:
+        env.update(GOPATH=gopath, GO111MODULE="off")
+    env.update(expand_env(request.env, probe=request.run_id))
+    return env
+
+
 @dataclass
 class GoTestRunner:
     """Run ``go test -json`` over chosen tests.
@@ -154,13 +168,9 @@ class GoTestRunner:
         ]
 
     def prepare(self, request: RunRequest, workdir: Path) -> Invocation:
-        refuse_worker_placeholder(
-            request.env, "go test", "go has no worker ids (use {probe}, or a per-package name in the test)"
+        env = go_environment(
+            self.env, self.gopath, request, "go test", "go has no worker ids (use {probe}, or a per-package name in the test)"
         )
-        env = dict(self.env)
-        if self.gopath is not None:
-            env.update(GOPATH=self.gopath, GO111MODULE="off")
-        env.update(expand_env(request.env, probe=request.run_id))
         env["PYTHONPATH"] = _python_path(env)
         report = workdir.resolve() / REPORT
         commands = self.commands(request)
