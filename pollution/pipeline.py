@@ -61,8 +61,7 @@ def render_report(out: Path) -> Path | None:
         from pollution.report import render_all
     except ImportError:  # the report package is optional for library users
         return None
-    written = render_all(out)
-    return written if isinstance(written, Path) else out / "report.html"
+    return render_all(out)["html"]
 
 
 # ---------------------------------------------------------------- the demo

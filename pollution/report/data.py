@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -187,7 +186,7 @@ def load_report(out_dir: str | Path) -> ReportData:
         runner=str(diagnosis.settings.get("runner") or "none"),
     )
     data.run_groups = run_groups(table) if table is not None else []
-    data.victims = [_victim_report(data, v) for v in diagnosis.victims]
+    data.victims = _victim_reports(data)
     data.fixes = fix_list(diagnosis.edges)
     data.involved, data.safe, data.universe = _parallel_plan(data)
     return data
@@ -278,7 +277,14 @@ def _median(values: Sequence[float]) -> float:
 
 
 def passed_phrase(group: RunGroup) -> str:
-    """``32/32`` for one run or equal runs, ``27-28/32`` over several."""
+    """``32/32`` for one run or equal runs, ``27-28/32`` over several.
+
+    Examples
+    --------
+    >>> group = RunGroup("parallel", 4, ("p1", "p2"), 32, (27, 28), (32, 32), 61.0, 170.0)
+    >>> passed_phrase(group), f"{group.pass_rate:.0%}"
+    ('27-28/32', '86%')
+    """
     low, high = min(group.passed), max(group.passed)
     passed = f"{low}" if low == high else f"{low}-{high}"
     return f"{passed}/{group.tests}"
@@ -289,9 +295,17 @@ def _workers_phrase(workers: int | None) -> str:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """``3.6 s``, ``3m30s``, ``1h02m``; an em dash for unknown."""
+    """``3.6 s``, ``3m30s``, ``1h02m``; an em dash for unknown.
+
+    Examples
+    --------
+    >>> [format_seconds(s) for s in (0.042, 3.61, 210, 3720, None)]
+    ['0.04 s', '3.6 s', '3m30s', '1h02m', '—']
+    """
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return "—"
+    if seconds < 1:
+        return f"{seconds:.2f} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
@@ -309,48 +323,58 @@ def run_label(run_id: str) -> str:
 # -- victims, with their evidence ------------------------------------------------
 
 
-def _victim_report(data: ReportData, victim: str) -> VictimReport:
+def _victim_reports(data: ReportData) -> list[VictimReport]:
     d = data.diagnosis
-    edges = [e for e in d.edges if e.victim == victim]
-    culprits = tuple(
-        Culprit(e, tuple(ev["probe"] for ev in e.evidence if "probe" in ev), reproduce(data, e))
-        for e in sorted((e for e in edges if e.status in LIVE), key=lambda e: (-e.confirmations, e.polluter))
-    )
-    stats = d.stats.get(victim, {})
-    return VictimReport(
-        victim=victim, culprits=culprits,
-        rejected=tuple(e for e in edges if e.status not in LIVE),
-        groups=tuple(tuple(g) for g in d.groups.get(victim, [])),
-        unexplained=victim in d.unexplained,
-        alone_runs=int(d.triage.alone_runs.get(victim, 0)),
-        alone_failures=int(d.triage.alone_failures.get(victim, 0)),
-        alone_probes=tuple(
-            p.probe_id
-            for p in sorted(data.journal.values(), key=lambda p: p.repetition)
-            if p.purpose == "triage" and p.tests == (victim,)
-        ),
-        parallel_runs=stats.get("parallel_runs"), parallel_failures=stats.get("parallel_failures"),
-        message=failure_excerpt(data.table, victim),
-        suspects=tuple(d.suspects.get(victim, [])),
-    )
+    edges: dict[str, list[Edge]] = {}
+    for e in d.edges:
+        edges.setdefault(e.victim, []).append(e)
+    alone: dict[str, list[str]] = {}
+    for p in sorted(data.journal.values(), key=lambda p: p.repetition):
+        if p.purpose == "triage" and len(p.tests) == 1:
+            alone.setdefault(p.tests[0], []).append(p.probe_id)
+    messages = failure_excerpts(data.table, d.victims)
+    unexplained = set(d.unexplained)
+    out = []
+    for victim in d.victims:
+        mine = edges.get(victim, [])
+        live = sorted((e for e in mine if e.status in LIVE), key=lambda e: (-e.confirmations, e.polluter))
+        stats = d.stats.get(victim, {})
+        out.append(VictimReport(
+            victim=victim,
+            culprits=tuple(Culprit(e, tuple(ev["probe"] for ev in e.evidence if "probe" in ev), reproduce(data, e))
+                           for e in live),
+            rejected=tuple(e for e in mine if e.status not in LIVE),
+            groups=tuple(tuple(g) for g in d.groups.get(victim, [])),
+            unexplained=victim in unexplained,
+            alone_runs=int(d.triage.alone_runs.get(victim, 0)),
+            alone_failures=int(d.triage.alone_failures.get(victim, 0)),
+            alone_probes=tuple(alone.get(victim, [])),
+            parallel_runs=stats.get("parallel_runs"), parallel_failures=stats.get("parallel_failures"),
+            message=messages.get(victim, ""),
+            suspects=tuple(d.suspects.get(victim, [])),
+        ))
+    return out
 
 
-def failure_excerpt(table: pd.DataFrame | None, test_id: str) -> str:
-    """The first lines of the test's failure message in the parallel runs."""
+def failure_excerpts(table: pd.DataFrame | None, test_ids: Iterable[str]) -> dict[str, str]:
+    """Test id -> the first lines of its failure message, from a parallel run
+    where there is one (else any run); tests that never failed are left out."""
     if table is None:
-        return ""
-    rows = table[(table["test_id"] == test_id) & table["outcome"].isin(list(FAILED)) & table["message"].notna()]
-    parallel = rows[rows["mode"] == "parallel"]
-    rows = parallel if not parallel.empty else rows
-    if rows.empty:
-        return ""
-    lines = [line.rstrip() for line in str(rows["message"].iloc[0]).splitlines() if line.strip()]
+        return {}
+    rows = table[table["test_id"].isin(list(test_ids)) & table["outcome"].isin(list(FAILED))
+                 & table["message"].notna()]
+    rows = rows.assign(_serial=(rows["mode"] != "parallel").fillna(True).astype(bool))
+    rows = rows.sort_values("_serial", kind="stable")  # parallel runs first
+    first = rows.drop_duplicates("test_id")
+    return {str(t): _excerpt(str(m)) for t, m in zip(first["test_id"], first["message"], strict=True)}
+
+
+def _excerpt(message: str) -> str:
+    lines = [line.rstrip() for line in message.splitlines() if line.strip()]
     text = "\n".join(lines[:MESSAGE_LINES])
     if len(text) > MESSAGE_CHARS:
-        text = text[: MESSAGE_CHARS - 1] + "…"
-    elif len(lines) > MESSAGE_LINES:
-        text += "\n…"
-    return text
+        return text[: MESSAGE_CHARS - 1] + "…"
+    return text + "\n…" if len(lines) > MESSAGE_LINES else text
 
 
 def reproduce(data: ReportData, edge: Edge) -> str | None:
@@ -405,8 +429,9 @@ def _parallel_plan(data: ReportData) -> tuple[list[str], list[str], int]:
     named = {e.polluter for e in data.live_edges} | {e.victim for e in data.live_edges} | set(d.victims) | members
     # A polluting module takes all its tests along; a victim of session
     # start-up is involved by itself (the start-up is no test to keep apart).
-    modules = {p for p in named if _is_module(p, data.live_edges) and not p.endswith(SESSION_START)}
-    involved = {t for t in named if not t.endswith(SESSION_START) and not _is_module(t, data.live_edges)}
+    module_polluters = {e.polluter for e in data.live_edges if e.module}
+    modules = {p for p in module_polluters if not p.endswith(SESSION_START)}
+    involved = {t for t in named if not t.endswith(SESSION_START) and t not in module_polluters}
     involved |= {t for t in everything if module_of(t) in modules}
     involved_list = sorted(involved) + sorted(modules - involved)
     if not data.rerun:
@@ -436,16 +461,9 @@ def _ever_failed(data: ReportData) -> set[str]:
     return {str(t) for t in failed["test_id"]}
 
 
-def _is_module(test_id: str, edges: Iterable[Edge]) -> bool:
-    return any(e.module and e.polluter == test_id for e in edges)
-
-
 def module_of(test_id: str) -> str:
     """The module part of a test id (``tests/test_a.py`` of ``tests/test_a.py::test_x``)."""
     return test_id.split("::", 1)[0]
-
-
-_IDENT = re.compile(r"[^A-Za-z0-9_]")
 
 
 # The two pytest passes the snippet prints: everything else in parallel, then
@@ -467,7 +485,9 @@ def isolation_snippet(runner: str, involved: Sequence[str]) -> tuple[str, str]:
     if runner == "ginkgo":
         return "Decorate these specs with Ginkgo's Serial decorator until they are fixed:", "\n".join(tests)
     if runner == "go":
-        names = [_IDENT.sub("_", t.rsplit("::", 1)[-1]) for t in tests]
+        # A subtest runs in parallel only when its top-level test does: name that.
+        names = dict.fromkeys(t.rsplit("::", 1)[-1].split("/", 1)[0] if "::" in t else f"every test in {t}"
+                              for t in tests)
         return ("Remove t.Parallel() from these tests (or run their packages with -p 1) until they are fixed:",
                 "\n".join(names))
     return "Run these tests serially, apart from the rest, until they are fixed:", "\n".join(tests)

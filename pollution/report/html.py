@@ -67,7 +67,7 @@ th, td { text-align: left; vertical-align: top; padding: 7px 10px; border-bottom
 th { background: var(--soft); font-weight: 600; font-size: 13px; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.bad td { background: #fff8f8; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; margin: 16px 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px; margin: 16px 0; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; background: #fff; }
 .card .n { font-size: 28px; font-weight: 650; line-height: 1.2; font-variant-numeric: tabular-nums; }
 .card .l { color: var(--muted); font-size: 13px; }
@@ -350,7 +350,9 @@ def _other_failures(data: ReportData) -> str:
         out.append(f"<h3>Brittle ({len(t.brittle)})</h3><ul class=\"tight\">{items}</ul>")
     if t.genuine:
         items = "".join(
-            f"<li>{_id(g)} — failed {t.alone_failures.get(g, 0)} of {t.alone_runs.get(g, 0)} runs alone</li>"
+            f"<li>{_id(g)}"
+            + (f" — failed {t.alone_failures.get(g, 0)} of {t.alone_runs[g]} runs alone" if t.alone_runs.get(g) else "")
+            + "</li>"
             for g in t.genuine
         )
         out.append(f"<h3>Failing alone ({len(t.genuine)})</h3><p class=\"note\">Not pollution: these fail "
@@ -486,6 +488,13 @@ def _score(value: object) -> str:
 def _culprit(c: Culprit, data: ReportData) -> str:
     e = c.edge
     module = " " + _badge("module") if e.module else ""
+    controls = [ev for ev in e.evidence if ev.get("purpose") == "control"]
+    if controls:
+        runs = sum(int(ev.get("victim_failures", 0)) for ev in controls)
+        what = (f"the victim failed {runs} of {e.attempts} runs beside a session that ran no test: starting the "
+                "session (conftest, imports, collection) breaks it")
+        return (f'<div class="culprit">{_id(e.polluter)}{module}<br>{_badge(e.kind)} {_badge(e.status)} '
+                f'<div class="probes">session control: {escape(what)}</div></div>')
     return (
         f'<div class="culprit">{_id(e.polluter)}{module}<br>{_badge(e.kind)} {_badge(e.status)} '
         f"failed {e.confirmations} of {e.attempts} re-runs"

@@ -27,7 +27,17 @@ MERMAID_EDGES = 60  # larger graphs are too big to read inline
 
 def code(text: str, *, cell: bool = False) -> str:
     """``text`` as a Markdown code span (backticks inside handled); in a table
-    ``cell``, pipes are escaped, which GitHub honours even inside code spans."""
+    ``cell``, pipes are escaped, which GitHub honours even inside code spans.
+
+    Examples
+    --------
+    >>> print(code("t.py::test_a[<b>]"))
+    `t.py::test_a[<b>]`
+    >>> print(code("t.py::test_x[a|b]", cell=True))
+    `t.py::test_x[a\\|b]`
+    >>> print(code("t.py::test_`tick`"))
+    `` t.py::test_`tick` ``
+    """
     text = " ".join(text.splitlines())
     fence = "`"
     while fence in text:
