@@ -54,4 +54,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    # Only what is loaded: tools that getattr() every name dir() lists
+    # (freezegun does, inside tests) must not import pandas by accident.
+    return sorted(globals())

@@ -273,35 +273,44 @@ class Bisector:
         return {v: sum(results[probes[(v, i)].key].failed(v) for i in range(self.confirm)) for v in victims}
 
     def confirm_edges(self, phase: str, edges: Iterable[Edge]) -> list[Edge]:
+        """Re-run each edge's pair ``confirm`` times, each next to a control of
+        the victim alone: a repetition counts only when the control passed, so
+        state that outlives a process (a file, a database the suite does not
+        reset) cannot make innocent tests look guilty."""
         edges = list(edges)
-        probes = []
-        for e in edges:
-            for i in range(self.confirm):
-                if e.kind == "sequential":
-                    probes.append(Probe(phase, (e.polluter, e.victim), repetition=i))
-                else:
-                    probes.append(Probe(phase, (e.polluter,), beside=(e.victim,), repetition=i))
+
+        def pair(e: Edge, i: int) -> Probe:
+            if e.kind == "sequential":
+                return Probe(phase, (e.polluter, e.victim), repetition=i)
+            return Probe(phase, (e.polluter,), beside=(e.victim,), repetition=i)
+
+        def control(victim: str, i: int) -> Probe:
+            return Probe(phase + "-control", (victim,), repetition=i)
+
+        victims = sorted({e.victim for e in edges if e.kind == "sequential"})
+        probes = [pair(e, i) for e in edges for i in range(self.confirm)]
+        probes += [control(v, i) for v in victims for i in range(self.confirm)]
         results = self.book.run(phase, probes)
         for e in edges:
             for i in range(self.confirm):
-                if e.kind == "sequential":
-                    probe = Probe(phase, (e.polluter, e.victim), repetition=i)
-                else:
-                    probe = Probe(phase, (e.polluter,), beside=(e.victim,), repetition=i)
+                probe = pair(e, i)
                 result = results[probe.key]
                 e.attempts += 1
-                failed = result.failed(e.victim)
+                alone_ok = e.kind != "sequential" or results[control(e.victim, i).key].passed(e.victim)
+                failed = result.failed(e.victim) and alone_ok
                 e.confirmations += int(failed)
-                e.evidence.append(
-                    {
-                        "probe": probe.probe_id,
-                        "purpose": "confirm",
-                        "tests": list(probe.tests),
-                        "beside": list(probe.beside),
-                        "victim_outcome": result.outcomes.get(e.victim, "missing"),
-                        "repetition": i + 1,
-                    }
-                )
+                evidence: dict[str, Any] = {
+                    "probe": probe.probe_id,
+                    "purpose": "confirm",
+                    "tests": list(probe.tests),
+                    "beside": list(probe.beside),
+                    "victim_outcome": result.outcomes.get(e.victim, "missing"),
+                    "repetition": i + 1,
+                }
+                if e.kind == "sequential":
+                    evidence["control"] = control(e.victim, i).probe_id
+                    evidence["victim_alone"] = results[control(e.victim, i).key].outcomes.get(e.victim, "missing")
+                e.evidence.append(evidence)
             if e.attempts and e.confirmations == e.attempts:
                 e.status = "confirmed"
             elif e.confirmations:

@@ -182,6 +182,9 @@ def run(
         list[str] | None,
         typer.Option("--env", help="NAME=VALUE for the test processes; {probe} and {worker} are expanded (repeatable)."),
     ] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", help="For --runner pytest: the interpreter of the suite's environment.")
+    ] = None,
     command: Annotated[
         str | None, typer.Option("--command", help="For --runner command: template with {junit}, {tests}, {workers}.")
     ] = None,
@@ -194,7 +197,7 @@ def run(
     from pollution.runners.base import parse_env_assignments
     from pollution.runs import run_suite
 
-    adapter = runner_from_options(runner, path=path, packages=package, command=command)
+    adapter = runner_from_options(runner, path=path, packages=package, command=command, python=python)
     overlay = parse_env_assignments(env or [])
 
     def started(request: Any, index: int, total: int) -> None:
@@ -203,10 +206,10 @@ def run(
             err.print(f"[{index + 1}/{total}] {request.run_id}: running {kind}...", highlight=False)
 
     def done(result: Any) -> None:
-        failed = int(result.table["outcome"].isin(["failed", "error"]).sum())
+        failed = result.table.loc[result.table["outcome"].isin(["failed", "error"]), "test_id"].nunique()
         status = "timed out" if result.timed_out else f"exit {result.exit_code}"
         out.print(
-            f"{result.run_id}: {len(result.table)} tests, {failed} failed, {result.duration:.1f}s ({status})",
+            f"{result.run_id}: {result.table['test_id'].nunique()} tests, {failed} failed, {result.duration:.1f}s ({status})",
             highlight=False,
         )
 
@@ -236,6 +239,9 @@ def bisect(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="NAME=VALUE for probes; {probe}/{worker} expanded (repeatable).")
     ] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", help="For --runner pytest: the interpreter of the suite's environment.")
+    ] = None,
     command: Annotated[str | None, typer.Option("--command", help="For --runner command: the template.")] = None,
     package: Annotated[list[str] | None, typer.Option("--package", help="For --runner go: package pattern.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where result.json and the journal go.")] = Path(
@@ -259,7 +265,7 @@ def bisect(
     from pollution.runners import runner_from_options
     from pollution.runners.base import parse_env_assignments
 
-    adapter = runner_from_options(runner, path=path, packages=package, command=command)
+    adapter = runner_from_options(runner, path=path, packages=package, command=command, python=python)
     serial_table, parallel_table = _load_sides(runs or [], serial or [], parallel or [])
     with render.ProgressDisplay(err, quiet=quiet) as progress:
         diagnosis = diagnose(
@@ -307,6 +313,9 @@ def diagnose(
     path: Annotated[str | None, typer.Option("--path", help="Directory the runner works in.")] = None,
     runner_arg: Annotated[list[str] | None, typer.Option("--runner-arg", help="Extra runner argument (repeatable).")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="NAME=VALUE for probes (repeatable).")] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", help="For --runner pytest: the interpreter of the suite's environment.")
+    ] = None,
     command: Annotated[str | None, typer.Option("--command", help="For --runner command: the template.")] = None,
     package: Annotated[list[str] | None, typer.Option("--package", help="For --runner go: package pattern.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report directory.")] = Path("pollution-report"),
@@ -323,7 +332,7 @@ def diagnose(
     from pollution.runners import runner_from_options
     from pollution.runners.base import parse_env_assignments
 
-    adapter = runner_from_options(runner, path=path, packages=package, command=command) if runner else None
+    adapter = runner_from_options(runner, path=path, packages=package, command=command, python=python) if runner else None
     options: dict[str, Any] = {}
     if adapter is not None:
         options = {"confirm": confirm, "jobs": jobs, "timeout": timeout, "resume": resume,
@@ -349,9 +358,9 @@ def demo(
     from pollution.pipeline import run_demo
 
     def done(result: Any) -> None:
-        failed = int(result.table["outcome"].isin(["failed", "error"]).sum())
+        failed = result.table.loc[result.table["outcome"].isin(["failed", "error"]), "test_id"].nunique()
         if not quiet:
-            err.print(f"{result.run_id}: {len(result.table)} tests, {failed} failed, {result.duration:.1f}s",
+            err.print(f"{result.run_id}: {result.table['test_id'].nunique()} tests, {failed} failed, {result.duration:.1f}s",
                       highlight=False)
 
     if db not in ("sqlite", "postgres"):

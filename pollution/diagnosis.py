@@ -44,6 +44,8 @@ class Diagnosis:
     wall: float = 0.0
     # Without a runner: per victim candidate, co-scheduled tests ranked by suspicion.
     suspects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Probes whose runner broke (could not start, refused the tests, timed out).
+    probe_errors: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def confirmed(self) -> list[Edge]:
@@ -110,6 +112,7 @@ class Diagnosis:
             "settings": self.settings,
             "wall": self.wall,
             "suspects": self.suspects,
+            "probe_errors": self.probe_errors,
         }
 
     @classmethod
@@ -129,6 +132,7 @@ class Diagnosis:
             settings=data.get("settings", {}),
             wall=data.get("wall", 0.0),
             suspects=data.get("suspects", {}),
+            probe_errors=data.get("probe_errors", []),
         )
 
     def save(self, path: Path) -> None:
@@ -179,6 +183,7 @@ def diagnose(
     if confirm < 1 or triage_repeats < 1 or concurrent_repeats < 1:
         raise InputError("--confirm, --triage-repeats and --concurrent-repeats must be at least 1")
     started = time.time()
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     context = ProbeContext(runner, dict(env or {}), timeout, tuple(extra_args))
     book = ProbeBook(make_executor(context, jobs, executor), Journal(out / "journal.jsonl", resume), progress)
@@ -188,6 +193,10 @@ def diagnose(
     finally:
         book.executor.close()
     diagnosis.costs = book.costs
+    diagnosis.probe_errors = [
+        {"probe": r.probe.probe_id, "purpose": r.probe.purpose, "error": r.error}
+        for r in book.results.values() if r.error
+    ]
     diagnosis.wall = time.time() - started
     diagnosis.settings = {
         "runner": runner.name, "triage_repeats": triage_repeats, "confirm": confirm,
@@ -223,11 +232,11 @@ def _diagnose(
             stats[str(row["test_id"])] = {
                 k: int(row[k]) for k in ("serial_runs", "serial_failures", "parallel_runs", "parallel_failures")
             }
-        if not given:
+        if given is None:
             suspects = list(diff.loc[diff["category"] == "parallel-only", "test_id"])
         nondeterministic = list(diff.loc[diff["category"] == "flaky", "test_id"])
         serial_passed = set(diff.loc[(diff["serial_runs"] > 0) & (diff["serial_failures"] == 0), "test_id"])
-    elif not given:
+    elif given is None:
         raise InputError("nothing to diagnose: give serial and parallel reports, or --victim TEST")
     schedule = parallel if parallel is not None and not parallel.empty else serial
     if schedule is None or schedule.empty:

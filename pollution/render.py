@@ -144,7 +144,7 @@ def print_diagnosis(console: Console, diagnosis: Any) -> None:
     costs = diagnosis.total_costs()
     triage = diagnosis.triage
     console.print(
-        f"[bold]{len(diagnosis.victims)}[/] victim(s) confirmed alone; "
+        f"[bold]{len(diagnosis.victims)}[/] victim(s) (each passed alone); "
         f"{len(triage.brittle)} brittle, {len(triage.nondeterministic) + len(diagnosis.nondeterministic)} "
         f"nondeterministic, {len(triage.genuine)} failing alone",
         highlight=False,
@@ -181,6 +181,13 @@ def print_diagnosis(console: Console, diagnosis: Any) -> None:
         console.print(Text(f"cleaner: {cleaner} (between {polluter} and {victim})"))
     for brittle, setters in diagnosis.state_setters.items():
         console.print(Text(f"brittle: {brittle} passes after {', '.join(setters) or 'no single test found'}"))
+    if diagnosis.probe_errors:
+        first = diagnosis.probe_errors[0]
+        console.print(
+            Text(f"warning: {len(diagnosis.probe_errors)} probe(s) broke; first ({first['probe']}, "
+                 f"{first['purpose']}): {' '.join(first['error'].split())[:300]}", style="yellow"),
+            soft_wrap=True,
+        )
     console.print(
         f"cost: {costs.invocations} runner invocations, {costs.executions} test executions, "
         f"{diagnosis.wall:.1f}s" + (f" ({costs.reused} probes reused from the journal)" if costs.reused else ""),

@@ -60,6 +60,7 @@ def run_suite(
     ``out/manifest.json``.  The manifest is rewritten after every run, so an
     interrupted campaign still leaves a usable artifacts directory."""
     requests = plan_runs(serial, parallel, workers)
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     created = time.time()

@@ -244,3 +244,29 @@ def test_graph_export_cli(suite: tuple[Path, dict[str, str]], tmp_path: Path) ->
     data = json.loads(exported.stdout)
     pairs = {(e["source"], e["target"]) for e in data["edges"]}
     assert pairs == {(p, v) for p, v, _ in EXPECTED}
+
+
+def test_state_that_outlives_a_process_confirms_no_innocent_test(tmp_path: Path) -> None:
+    # No reset between runs: once the polluter ran, the victim fails alone too.
+    root = tmp_path / "suite"
+    root.mkdir()
+    (root / "test_s.py").write_text(textwrap.dedent("""
+        import os
+        FLAG = os.path.join(os.environ["STATE_DIR"], "flag")
+
+        def test_victim():
+            assert not os.path.exists(FLAG)
+
+        def test_innocent_1(): pass
+        def test_innocent_2(): pass
+
+        def test_polluter():
+            open(FLAG, "w").close()
+    """))
+    state = tmp_path / "state"
+    state.mkdir()
+    diagnosis = pollution.diagnose(
+        get_runner("pytest", path=root), victims=["test_s.py::test_victim"], out=tmp_path / "out",
+        env={"STATE_DIR": str(state)}, extra_args=["-p", "no:randomly"], concurrent=False,
+    )
+    assert not [e for e in diagnosis.edges if e.status == "confirmed" and "innocent" in e.polluter]

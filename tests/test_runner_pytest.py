@@ -212,3 +212,27 @@ def _rel(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def test_relative_out_directory_keeps_the_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest runs inside --path: report paths handed to it must not be relative to our cwd.
+    root = write(tmp_path / "suite", {"test_r.py": "def test_r(): pass\n"})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["run", "--path", str(root), "--serial", "1", "--parallel", "0", "--out", "artifacts", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "artifacts" / "serial-1" / "junit.xml").is_file()
+    assert not (root / "artifacts").exists()
+
+
+def test_unknown_test_id_is_a_runner_error_not_a_silent_empty_run(tmp_path: Path) -> None:
+    root = write(tmp_path, {"test_x.py": "def test_x(): pass\n"})
+    with pytest.raises(RunnerError, match="status 4"):
+        execute(get_runner("pytest", path=root), RunRequest(run_id="r", tests=["test_x.py::test_nope"]))
+
+
+def test_dir_of_the_package_imports_nothing(tmp_path: Path) -> None:
+    code = "import sys, pollution; [getattr(pollution, n) for n in dir(pollution)]; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr

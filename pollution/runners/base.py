@@ -138,6 +138,8 @@ def execute(runner: Runner, request: RunRequest, workdir: Path | None = None) ->
         own_tmp = tempfile.TemporaryDirectory(prefix="pollution-run-")
         workdir = Path(own_tmp.name)
     try:
+        # The child runs in its own directory: every path we hand it is absolute.
+        workdir = workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         invocation = runner.prepare(request, workdir)
         started = time.time()
@@ -148,6 +150,13 @@ def execute(runner: Runner, request: RunRequest, workdir: Path | None = None) ->
             status = "timed out" if timed_out else f"exited with status {code}"
             raise RunnerError(
                 f"{runner.name} {status} without writing its report {missing[0]}: "
+                f"{shlex.join(invocation.argv)}\n{tail.strip()[-1500:]}"
+            )
+        if code in getattr(runner, "error_exit_codes", ()):
+            # The runner refused the request (usage error, internal error):
+            # whatever report it wrote says nothing about the tests.
+            raise RunnerError(
+                f"{runner.name} exited with status {code} (a usage or internal error): "
                 f"{shlex.join(invocation.argv)}\n{tail.strip()[-1500:]}"
             )
         table = runner.collect(request, invocation)

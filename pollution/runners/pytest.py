@@ -28,6 +28,7 @@ class PytestRunner:
 
     name = "pytest"
     can_loop = True
+    error_exit_codes = (3, 4)  # internal error, usage error (e.g. an unknown test id)
     enforces_order = True
 
     def __init__(
