@@ -258,6 +258,7 @@ def bisect(
     timeout: Annotated[float | None, typer.Option(help="Seconds before a probe is killed.")] = None,
     resume: Annotated[bool, typer.Option(help="Reuse the finished probes of an interrupted diagnosis in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print each probe's command as it ends.")] = False,
 ) -> None:
     """Re-run subsets of the suite to find every polluter of every victim, and confirm each edge."""
     from pollution import render
@@ -267,14 +268,14 @@ def bisect(
 
     adapter = runner_from_options(runner, path=path, packages=package, command=command, python=python)
     serial_table, parallel_table = _load_sides(runs or [], serial or [], parallel or [])
-    with render.ProgressDisplay(err, quiet=quiet) as progress:
+    with render.ProgressDisplay(err, quiet=quiet, verbose=verbose) as progress:
         diagnosis = diagnose(
             adapter, serial=serial_table, parallel=parallel_table, victims=victim or None, out=out_dir,
             triage_repeats=triage_repeats, confirm=confirm, concurrent_repeats=concurrent_repeats,
             cleaners=cleaners, state_setters=state_setters, concurrent=concurrent, jobs=jobs,
             executor=executor, env=parse_env_assignments(env or []), timeout=timeout, resume=resume,
             extra_args=runner_arg or [],
-            progress=progress.update,
+            progress=progress.update, on_probe=progress.probe,
         )
     render.print_diagnosis(out, diagnosis)
     out.print(f"result: {out_dir / 'result.json'}", highlight=False)
@@ -325,6 +326,7 @@ def diagnose(
     resume: Annotated[bool, typer.Option(help="Reuse the probes of an interrupted diagnosis in --out.")] = False,
     fail_on_findings: Annotated[bool, typer.Option(help="Exit 1 when pollution is found.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print each probe's command as it ends.")] = False,
 ) -> None:
     """From serial and parallel reports to the answer: diff, bisect, graph, plan and the HTML report."""
     from pollution import render
@@ -337,9 +339,10 @@ def diagnose(
     if adapter is not None:
         options = {"confirm": confirm, "jobs": jobs, "timeout": timeout, "resume": resume,
                    "env": parse_env_assignments(env or []), "extra_args": runner_arg or []}
-    with render.ProgressDisplay(err, quiet=quiet) as progress:
+    with render.ProgressDisplay(err, quiet=quiet, verbose=verbose) as progress:
         if adapter is not None:
             options["progress"] = progress.update
+            options["on_probe"] = progress.probe
         outcome = diagnose_paths(runs or [], serial or [], parallel or [], adapter, out_dir, **options)
     _finish(outcome, fail_on_findings)
 
@@ -352,6 +355,7 @@ def demo(
     parallel: Annotated[int, typer.Option("--parallel", help="Parallel runs of the suite.")] = 2,
     workers: Annotated[int, typer.Option("--workers", "-n", help="Workers per parallel run.")] = 4,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print each probe's command as it ends.")] = False,
 ) -> None:
     """Run the bundled polluted suite serially and in parallel, diagnose it, and write the report."""
     from pollution import render
@@ -365,8 +369,9 @@ def demo(
 
     if db not in ("sqlite", "postgres"):
         raise InputError(f"--db {db!r}: choose sqlite or postgres")
-    with render.ProgressDisplay(err, quiet=quiet) as progress:
-        outcome = run_demo(out_dir, db=db, parallel=parallel, workers=workers, on_run=done, progress=progress.update)
+    with render.ProgressDisplay(err, quiet=quiet, verbose=verbose) as progress:
+        outcome = run_demo(out_dir, db=db, parallel=parallel, workers=workers, on_run=done, progress=progress.update,
+                             on_probe=progress.probe)
     _finish(outcome, False)
 
 

@@ -172,6 +172,7 @@ def diagnose(
     extra_args: Sequence[str] = (),
     resume: bool = False,
     progress: ProgressFn | None = None,
+    on_probe: Callable[[Any], None] | None = None,
 ) -> Diagnosis:
     """Find every polluter of every victim, confirm each edge, and save
     ``result.json`` and ``journal.jsonl`` under ``out``.
@@ -186,7 +187,9 @@ def diagnose(
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     context = ProbeContext(runner, dict(env or {}), timeout, tuple(extra_args))
-    book = ProbeBook(make_executor(context, jobs, executor), Journal(out / "journal.jsonl", resume), progress)
+    book = ProbeBook(
+        make_executor(context, jobs, executor), Journal(out / "journal.jsonl", resume), progress, on_probe
+    )
     engine = Bisector(book, triage_repeats=triage_repeats, confirm=confirm, concurrent_repeats=concurrent_repeats)
     try:
         diagnosis = _diagnose(engine, serial, parallel, victims, cleaners, state_setters, concurrent)

@@ -93,6 +93,7 @@ def run_demo(
     confirm: int = 2,
     on_run: Callable[[RunResult], None] | None = None,
     progress: ProgressFn | None = None,
+    on_probe: Callable[[Any], None] | None = None,
     render: bool = True,
 ) -> Outcome:
     """Run the bundled polluted suite serially and in parallel, diagnose it,
@@ -115,7 +116,7 @@ def run_demo(
             jobs = 2 if "{probe}" in url else 1
             diagnosis = diagnose(
                 runner, serial=serial_table, parallel=parallel_table, out=out, env=env, jobs=jobs,
-                confirm=confirm, state_setters=True, progress=progress,
+                confirm=confirm, state_setters=True, progress=progress, on_probe=on_probe,
             )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -61,6 +61,7 @@ class ProbeResult:
     exit_code: int | None = None
     error: str | None = None
     beside_runs: int = 0
+    argv: list[str] = field(default_factory=list)  # the main command, for people to re-run
 
     def failed(self, test_id: str) -> bool:
         return self.outcomes.get(test_id) in FAILED
@@ -86,7 +87,7 @@ class ProbeResult:
         )
         return cls(
             probe, dict(data["outcomes"]), data["executions"], data["invocations"], data["duration"],
-            data.get("exit_code"), data.get("error"), data.get("beside_runs", 0),
+            data.get("exit_code"), data.get("error"), data.get("beside_runs", 0), list(data.get("argv", [])),
         )
 
 
@@ -152,7 +153,7 @@ def run_probe(
     outcomes = _final_outcomes(result.table, probe.tests)
     return ProbeResult(
         probe, outcomes, int((result.table["outcome"] != "skipped").sum()), 1,
-        time.time() - started, result.exit_code,
+        time.time() - started, result.exit_code, argv=list(result.argv),
     )
 
 
@@ -256,7 +257,7 @@ def _merge(
 ) -> ProbeResult:
     return ProbeResult(
         probe, {**main.outcomes, **beside}, main.executions + executions, main.invocations + invocations,
-        time.time() - started, main.exit_code, main.error, runs,
+        time.time() - started, main.exit_code, main.error, runs, main.argv,
     )
 
 
@@ -354,12 +355,14 @@ class ProbeBook:
         executor: Executor,
         journal: Journal,
         on_progress: Callable[[str, int, int], None] | None = None,
+        on_result: Callable[[ProbeResult], None] | None = None,
     ) -> None:
         self.executor = executor
         self.journal = journal
         self.costs: dict[str, Costs] = {}
         self.results: dict[str, ProbeResult] = {}
         self.on_progress = on_progress
+        self.on_result = on_result
 
     def run(self, phase: str, probes: Sequence[Probe]) -> dict[str, ProbeResult]:
         """Results of ``probes`` keyed by probe key (duplicates run once)."""
@@ -385,6 +388,8 @@ class ProbeBook:
             costs.invocations += result.invocations
             costs.executions += result.executions
             finished += 1
+            if self.on_result:
+                self.on_result(result)
             if self.on_progress:
                 self.on_progress(phase, finished, len(todo))
         costs.wall += time.time() - started

@@ -101,11 +101,12 @@ class ProgressDisplay:
     """Phase and probes done/planned: a live bar on a terminal, one line per
     phase in CI logs (``CI`` set or no terminal), nothing with ``quiet``."""
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
+    def __init__(self, console: Console, quiet: bool = False, verbose: bool = False) -> None:
         import os
 
         self.console = console
         self.quiet = quiet
+        self.verbose = verbose
         self.live = console.is_terminal and not os.environ.get("CI") and not quiet
         self._progress: Any = None
         self._task: Any = None
@@ -113,10 +114,13 @@ class ProgressDisplay:
 
     def __enter__(self) -> ProgressDisplay:
         if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
 
             self._progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("eta"), TimeRemainingColumn(),
                 console=self.console, transient=True,
             )
             self._progress.__enter__()
@@ -125,6 +129,18 @@ class ProgressDisplay:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
+
+    def probe(self, result: Any) -> None:
+        """With ``verbose``: each probe's command, outcome and time, as it ends."""
+        if not self.verbose or self.quiet:
+            return
+        import shlex
+
+        failed = sum(o in ("failed", "error") for o in result.outcomes.values())
+        line = f"{result.probe.probe_id} {result.probe.purpose}: {len(result.probe.tests)} tests, {failed} failed, "
+        line += f"{result.duration:.1f}s: {shlex.join(result.argv) if result.argv else '(runner broke)'}"
+        target = self._progress.console if self._progress is not None else self.console
+        target.print(Text(line), soft_wrap=True)
 
     def update(self, phase: str, done: int, total: int) -> None:
         if self.quiet:
