@@ -2,7 +2,8 @@
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/bisect_cost.py [--dtp-max N] [--bisect-max N] [--no-jobs2] [--json PATH]
+    .venv/bin/python benchmarks/bisect_cost.py [--dtp-max N] [--bisect-max N] [--no-jobs2]
+        [--pollution-limit S] [--json PATH] [--keep]
 
 Three ways to find which test pollutes which, in one run, on the same victims:
 
@@ -49,7 +50,9 @@ temporary directory on ``PYTHONPATH``): one line per pytest session (not per
 xdist worker) and one per test setup (a test execution, including each
 iteration of a looping concurrent probe).  Those counts are the table's
 "invocations" and "executions" for every method, so all three are counted
-the same way.  pollution's own bookkeeping (``Diagnosis.total_costs()``) is
+the same way (a process that dies before its session starts, e.g. in a
+conftest's ``pytest_configure``, is not counted; pollution's own count
+includes it).  pollution's own bookkeeping (``Diagnosis.total_costs()``) is
 printed beside them.  The shared serial/parallel runs are not charged.
 
 Scoring.  Truth = ``tests/fixtures/demo_truth.json`` edges whose victim is
@@ -65,6 +68,15 @@ sequential precision and recall == 1.0.  Exit 1 if any is missed.
 ``--dtp-max N`` / ``--bisect-max N`` run that baseline on N victims spread
 evenly over the serial order and EXTRAPOLATE its costs to all victims (the
 rows say so); precision/recall are then over the subset's truth only.
+By default both run on every victim (about 10 s per victim each on the
+development VM; the whole benchmark took about 10 minutes there).
+
+Each pollution diagnosis runs in a forked child and is stopped after
+``--pollution-limit`` seconds (default 600): the engine has been seen to stop
+making progress (a search loop that only reuses journaled probes), and the
+benchmark reports that instead of waiting.  To benchmark a modified copy of
+the package, put it first on the path:
+``PYTHONPATH=/path/to/copy .venv/bin/python benchmarks/bisect_cost.py``.
 """
 
 from __future__ import annotations
@@ -200,6 +212,28 @@ def failed_in(table: Any, test_id: str) -> bool:
     return bool(len(rows)) and bool(rows["outcome"].isin(["failed", "error"]).any())
 
 
+def code_identity() -> dict[str, str]:
+    """Which engine is measured: where ``pollution`` is imported from, a hash of its
+    sources, and the git commit (``+dirty`` when the package differs from it)."""
+    import hashlib
+
+    import pollution
+
+    root = Path(pollution.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    git = "n/a"
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", str(root)], cwd=ROOT, check=False).returncode != 0
+        if head.returncode == 0:
+            git = head.stdout.strip() + ("+dirty" if dirty else "")
+    except OSError:
+        pass
+    return {"path": str(root), "sha256": digest.hexdigest(), "git": git}
+
+
 def fmt(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -207,17 +241,49 @@ def fmt(value: float | None, digits: int = 2) -> str:
 # ------------------------------------------------------------------ methods
 
 
+def _diagnose_child(runner: Any, serial: Any, parallel: Any, env: dict[str, str], out: Path, jobs: int) -> None:
+    import pollution.diagnosis
+
+    pollution.diagnosis.diagnose(runner, serial=serial, parallel=parallel, env=env, out=out, jobs=jobs)
+
+
 def run_pollution(name: str, runner: Any, serial: Any, parallel: Any, env: dict[str, str], out: Path,
-                  jobs: int, count_log: Path, truth_seq: set, truth_conc: set) -> Method:
-    import pollution
+                  jobs: int, count_log: Path, truth_seq: set[tuple[str, str]], truth_conc: set[tuple[str, str]], limit: float) -> Method:
+    """``pollution.diagnose`` in a forked child (same modules, same environment), so
+    that an engine that stops making progress is reported, not waited for."""
+    import multiprocessing
+
+    from pollution.diagnosis import Diagnosis
 
     os.environ["POLLUTION_BENCH_COUNT_LOG"] = str(count_log)
+    child = multiprocessing.get_context("fork").Process(
+        target=_diagnose_child, args=(runner, serial, parallel, env, out, jobs), daemon=False)
     started = time.perf_counter()
-    diagnosis = pollution.diagnose(runner, serial=serial, parallel=parallel, env=env, out=out, jobs=jobs)
+    child.start()
+    child.join(limit)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
     wall = time.perf_counter() - started
     counted = read_count(count_log)
-    total = diagnosis.total_costs()
     m = Method(name, counted.invocations, counted.executions, wall, truth=truth_seq)
+    result = out / "result.json"
+    if hung or child.exitcode != 0 or not result.exists():
+        journal = out / "journal.jsonl"
+        done = [json.loads(x) for x in journal.read_text(encoding="utf-8").splitlines() if x.strip()] \
+            if journal.exists() else []
+        last = done[-1]["probe"]["purpose"] if done else None
+        why = f"no result after {limit:.0f} s (killed)" if hung else f"exited with status {child.exitcode}"
+        m.notes.append(f"{why}; {len(done)} probes journaled, the last in phase {last!r}; "
+                       f"pytest processes stopped starting at {_last_write(count_log, started):.0f} s")
+        m.own = {"failed": why, "probes": len(done), "invocations": sum(d["invocations"] for d in done),
+                 "executions": sum(d["executions"] for d in done), "phases": {}, "concurrent_found": [],
+                 "concurrent_precision": None, "concurrent_recall": None}
+        m.victims_total = m.victims_run = 0
+        return m
+    diagnosis = Diagnosis.load(result)
+    total = diagnosis.total_costs()
     m.found = {(e.polluter, e.victim) for e in diagnosis.edges if e.kind == "sequential" and e.status == "confirmed"}
     conc = {(e.polluter, e.victim) for e in diagnosis.edges if e.kind == "concurrent" and e.status == "confirmed"}
     m.own = {
@@ -229,17 +295,26 @@ def run_pollution(name: str, runner: Any, serial: Any, parallel: Any, env: dict[
         "nondeterministic": diagnosis.triage.nondeterministic + diagnosis.nondeterministic,
         "unexplained": diagnosis.unexplained,
         "intermittent": sorted((e.polluter, e.victim, e.kind) for e in diagnosis.edges if e.status == "intermittent"),
+        "rejected": sorted((e.polluter, e.victim, e.kind) for e in diagnosis.edges if e.status == "rejected"),
         "concurrent_found": sorted(conc), "concurrent_truth": sorted(truth_conc),
         "concurrent_precision": len(conc & truth_conc) / len(conc) if conc else None,
         "concurrent_recall": len(conc & truth_conc) / len(truth_conc) if truth_conc else None,
         "groups": diagnosis.groups,
+        "probe_errors": [e.get("error", "")[:300] for e in getattr(diagnosis, "probe_errors", [])],
     }
     m.victims_run = m.victims_total = len(diagnosis.victims)
     return m
 
 
+def _last_write(log: Path, started: float) -> float:
+    """Seconds from ``started`` (perf_counter) to the last write of ``log``."""
+    if not log.exists():
+        return 0.0
+    return log.stat().st_mtime - (time.time() - (time.perf_counter() - started))
+
+
 def run_dtp(script: Path, suite: Path, victims: list[str], chosen: list[str], tmp: Path,
-            truth_seq: set) -> Method:
+            truth_seq: set[tuple[str, str]]) -> Method:
     m = Method("detect-test-pollution", victims_total=len(victims), victims_run=len(chosen))
     m.truth = {(p, v) for p, v in truth_seq if v in set(chosen)}
     addopts = f"-p {COUNT_PLUGIN} -p no:cacheprovider -c {os.devnull} --rootdir {suite}"
@@ -328,7 +403,7 @@ class Bisection:
 
 
 def run_bisect(runner: Any, order: list[str], victims: list[str], chosen: list[str], tmp: Path,
-               truth_seq: set, count_log: Path) -> Method:
+               truth_seq: set[tuple[str, str]], count_log: Path) -> Method:
     os.environ["POLLUTION_BENCH_COUNT_LOG"] = str(count_log)
     m = Method("per-victim bisection", victims_total=len(victims), victims_run=len(chosen))
     m.truth = {(p, v) for p, v in truth_seq if v in set(chosen)}
@@ -360,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dtp-max", type=int, default=0, help="run detect-test-pollution on N victims (0: all)")
     ap.add_argument("--bisect-max", type=int, default=0, help="run the per-victim bisection on N victims (0: all)")
     ap.add_argument("--no-jobs2", action="store_true", help="skip the extra pollution run with jobs=2")
+    ap.add_argument("--pollution-limit", type=float, default=600.0,
+                    help="seconds one pollution diagnosis may take before it is reported as hung (default 600)")
     ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
@@ -381,8 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     (plugin_dir / f"{COUNT_PLUGIN}.py").write_text(COUNT_PLUGIN_SOURCE, encoding="utf-8")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), os.environ.get("PYTHONPATH")) if p)
     os.environ["PYTEST_ADDOPTS"] = f"-p {COUNT_PLUGIN}"
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {DTP_PACKAGE} {dtp_version}, tmp {tmp}",
-          flush=True)
+    code = code_identity()
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
+          f"{DTP_PACKAGE} {dtp_version}; pollution from {code['path']} (sha256 {code['sha256'][:12]}, "
+          f"git {code['git']}); tmp {tmp}", flush=True)
     try:
         suite = suite_path()
         runner = PytestRunner(path=suite, args=pytest_args())
@@ -419,14 +498,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # 1. pollution
         print("pollution diagnose, jobs=1 ...", flush=True)
         p1 = run_pollution("pollution (jobs=1)", runner, serial, parallel, env, tmp / "diag-1", 1,
-                           tmp / "count-p1.log", truth_seq, truth_conc)
+                           tmp / "count-p1.log", truth_seq, truth_conc, args.pollution_limit)
         methods.append(p1)
         print(f"  {p1.wall:.1f} s", flush=True)
         p2 = None
         if not args.no_jobs2:
             print("pollution diagnose, jobs=2 ...", flush=True)
             p2 = run_pollution("pollution (jobs=2)", runner, serial, parallel, env, tmp / "diag-2", 2,
-                               tmp / "count-p2.log", truth_seq, truth_conc)
+                               tmp / "count-p2.log", truth_seq, truth_conc, args.pollution_limit)
             methods.append(p2)
             print(f"  {p2.wall:.1f} s", flush=True)
         # 2. detect-test-pollution
@@ -462,6 +541,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if p is None:
                 continue
             own = p.own
+            if "failed" in own:
+                print(f"{p.name}: FAILED TO FINISH: {'; '.join(p.notes)}")
+                continue
             print(f"{p.name}: own count {own['invocations']} invocations, {own['executions']} executions, "
                   f"{own['probes']} probes; concurrent edges {own['concurrent_found']} "
                   f"(P {fmt(own['concurrent_precision'])}, R {fmt(own['concurrent_recall'])})")
@@ -469,7 +551,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            for k, v in own["phases"].items()))
             print(f"  triage: victims {len(own['victims'])}, brittle {own['brittle']}, "
                   f"nondeterministic {own['nondeterministic']}, unexplained {own['unexplained']}, "
-                  f"intermittent {own['intermittent']}")
+                  f"intermittent {own['intermittent']}, rejected {len(own['rejected'])}")
+            if own["probe_errors"]:
+                print(f"  {len(own['probe_errors'])} probe(s) broke: "
+                      + " | ".join(sorted({e.splitlines()[-1][:160] for e in own['probe_errors'] if e})))
         for m in methods:
             if m.truth - m.found or m.found - m.truth:
                 print(f"{m.name}: missed {sorted(m.truth - m.found)}; wrong {sorted(m.found - m.truth)}")
@@ -490,6 +575,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("extra (no target):")
         print(f"  per-victim bisection executions / pollution executions: "
               f"{bis.scaled(bis.executions) / p1.executions:.2f}")
+        seq_exec = sum(v["executions"] for k, v in p1.own.get("phases", {}).items()
+                       if not k.startswith(("concurrent", "confirm-concurrent", "control")))
+        if seq_exec:
+            print(f"  pollution executions outside the concurrent search (triage, sequential search, confirm): "
+                  f"{seq_exec}; detect-test-pollution / that: {dtp.scaled(dtp.executions) / seq_exec:.2f}")
         print(f"  detect-test-pollution invocations / pollution invocations: "
               f"{dtp.scaled(dtp.invocations) / p1.invocations:.2f}")
         print(f"  detect-test-pollution wall / pollution wall (jobs=1): {dtp.scaled(dtp.wall) / p1.wall:.2f}")
@@ -497,10 +587,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  pollution wall (jobs=2) / full serial run: {p2.wall / serial_wall:.2f}; "
                   f"jobs=2 sequential P {fmt(p2.precision())} R {fmt(p2.recall())}")
         total = time.perf_counter() - bench_started
-        print(f"benchmark wall: {total:.0f} s")
+        print(f"benchmark wall: {total:.0f} s; load average now {os.getloadavg()[0]:.2f} "
+              f"on {os.cpu_count()} CPUs")
         if args.json:
             args.json.write_text(json.dumps({
                 "python": platform.python_version(), "cpus": os.cpu_count(), "dtp_version": dtp_version,
+                "code": code, "load_end": os.getloadavg(),
                 "tests": len(order), "victims": victims, "serial_walls": serial_walls, "serial_wall": serial_wall,
                 "parallel_walls": parallel_walls, "truth_sequential": sorted(truth_seq),
                 "truth_concurrent": sorted(truth_conc), "methods": [m.to_json() for m in methods],

@@ -119,18 +119,30 @@ class Bisector:
     # ------------------------------------------------------------------ triage
 
     def triage(self, suspects: Sequence[str], serial_passed: set[str]) -> Triage:
-        probes = [Probe("triage", (v,), repetition=i) for v in suspects for i in range(self.triage_repeats)]
+        n = self.triage_repeats
+        probes = [Probe("triage", (v,), repetition=i) for v in suspects for i in range(n)]
         results = self.book.run("triage", probes)
+
+        def runs_of(v: str, k: int) -> list[ProbeResult]:
+            return [results[Probe("triage", (v,), repetition=i).key] for i in range(k)]
+
+        # One failure in n alone-runs is what a flaky runner gives a real
+        # victim too (5% noise per run: 1 - 0.95**3 = 14% of victims): such a
+        # suspect gets n more runs and is nondeterministic only if it fails again.
+        once = {v for v in suspects if n >= 2 and sum(r.failed(v) for r in runs_of(v, n)) == 1}
+        if once:
+            more = [Probe("triage", (v,), repetition=i) for v in suspects if v in once for i in range(n, 2 * n)]
+            results.update(self.book.run("triage", more))
         out = Triage()
         for v in suspects:
-            runs = [results[Probe("triage", (v,), repetition=i).key] for i in range(self.triage_repeats)]
+            runs = runs_of(v, 2 * n if v in once else n)
             ran = [r for r in runs if r.outcomes.get(v) not in ("missing", "skipped")]
             fails = sum(r.failed(v) for r in ran)
             out.alone_runs[v] = len(ran)
             out.alone_failures[v] = fails
             if not ran:
                 out.genuine.append(v)  # could not be run alone at all
-            elif fails == 0:
+            elif fails == 0 or (v in once and fails == 1 and len(ran) == 2 * n):
                 out.victims.append(v)
             elif fails < len(ran):
                 out.nondeterministic.append(v)
@@ -173,6 +185,10 @@ class Bisector:
             frontier[(0, n)] = set(root)
         rank = {t: i for i, t in enumerate(tail_order)}
         probed: dict[tuple[str, tuple[int, int]], set[tuple[int, int]]] = {}
+        # Every half ever probed for (v, parent): the halves not tried yet are
+        # tried once, never again (a flaky parent would otherwise bounce
+        # between its two innocent halves for ever).
+        tried: dict[tuple[str, tuple[int, int]], set[tuple[int, int]]] = {}
         while frontier:
             verdict = self._probe_level(phase, universe, frontier, rank, prefix, positive, reverse, concurrent)
             following: dict[tuple[int, int], set[str]] = {}
@@ -190,6 +206,7 @@ class Bisector:
                     for h in chosen:
                         following.setdefault(h, set()).add(v)
                     probed[(v, node)] = set(chosen)
+                    tried[(v, node)] = set(chosen)
             # A parent guilty for v whose probed halves were all innocent:
             # try the halves not probed yet, else it is a group that pollutes
             # only together (or an intermittent failure); report it as such.
@@ -201,11 +218,12 @@ class Bisector:
                     continue
                 lo, hi = parent
                 mid = (lo + hi) // 2
-                untried = {h for h in ((lo, mid), (mid, hi)) if h not in halves}
+                untried = {h for h in ((lo, mid), (mid, hi)) if h not in tried[(v, parent)]}
                 if untried:
                     for h in untried:
                         following.setdefault(h, set()).add(v)
                     probed[(v, parent)] = set(untried)
+                    tried[(v, parent)] |= untried
                 else:
                     groups[v].append(list(universe[lo:hi]))
             frontier = following
@@ -291,13 +309,35 @@ class Bisector:
         probes = [pair(e, i) for e in edges for i in range(self.confirm)]
         probes += [control(v, i) for v in victims for i in range(self.confirm)]
         results = self.book.run(phase, probes)
+
+        def alone_ok(e: Edge, i: int) -> bool:
+            return e.kind != "sequential" or results[control(e.victim, i).key].passed(e.victim)
+
+        # A repetition whose control failed says nothing about the edge (the
+        # victim failed alone as well): it is void, not a point against the
+        # edge.  Edges still short of ``confirm`` valid repetitions, all
+        # failing, get more, up to ``confirm`` extra rounds.
+        reps = {id(e): list(range(self.confirm)) for e in edges}
+        for extra in range(self.confirm, 2 * self.confirm):
+            short = [
+                e for e in edges
+                if sum(alone_ok(e, i) for i in reps[id(e)]) < self.confirm
+                and all(results[pair(e, i).key].failed(e.victim) for i in reps[id(e)] if alone_ok(e, i))
+            ]
+            if not short:
+                break
+            more = [pair(e, extra) for e in short]
+            more += [control(v, extra) for v in sorted({e.victim for e in short if e.kind == "sequential"})]
+            results.update(self.book.run(phase, more))
+            for e in short:
+                reps[id(e)].append(extra)
         for e in edges:
-            for i in range(self.confirm):
+            for i in reps[id(e)]:
                 probe = pair(e, i)
                 result = results[probe.key]
-                e.attempts += 1
-                alone_ok = e.kind != "sequential" or results[control(e.victim, i).key].passed(e.victim)
-                failed = result.failed(e.victim) and alone_ok
+                valid = alone_ok(e, i)
+                e.attempts += int(valid)
+                failed = result.failed(e.victim) and valid
                 e.confirmations += int(failed)
                 evidence: dict[str, Any] = {
                     "probe": probe.probe_id,
@@ -311,7 +351,7 @@ class Bisector:
                     evidence["control"] = control(e.victim, i).probe_id
                     evidence["victim_alone"] = results[control(e.victim, i).key].outcomes.get(e.victim, "missing")
                 e.evidence.append(evidence)
-            if e.attempts and e.confirmations == e.attempts:
+            if e.attempts >= self.confirm and e.confirmations == e.attempts:
                 e.status = "confirmed"
             elif e.confirmations:
                 e.status = "intermittent"

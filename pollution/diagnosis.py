@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pollution.graph import InterferenceGraph
 
 RESULT_VERSION = 1
-PHASES = ("baseline", "triage", "tail", "tail-search", "search", "sweep", "fan-out", "confirm",
+PHASES = ("baseline", "triage", "tail", "tail-search", "search", "sweep", "fan-out", "fan-out-pairs", "confirm",
           "concurrent", "confirm-concurrent", "cleaners", "state-setters")
 
 
@@ -308,7 +308,8 @@ def _sequential(
             found = engine.search("tail-search", before, {v: wanted[v]}, [v]).found
             victim_edges += [(p, v) for p in found[v]]
     tail_order = safe_tail_order(victims, victim_edges)
-    universe = [t for t in order if t not in victim_set and any(t in set(candidates[v].sequential) for v in victims)]
+    anyones = set().union(*(candidates[v].sequential for v in victims))
+    universe = [t for t in order if t not in victim_set and t in anyones]
     wanted = {v: set(candidates[v].sequential) - victim_set for v in victims}
     found = engine.search("search", universe, wanted, tail_order).found
     polluters = {p for ps in found.values() for p in ps}
@@ -321,10 +322,29 @@ def _sequential(
     fan = [Probe("fan-out", (p, *[v for v in tail_order if v != p])) for p in sorted(polluters)]
     results = engine.book.run("fan-out", fan)
     pairs = {(p, v) for v, ps in found.items() for p in ps} | set(victim_edges)
+    # One fan-out probe holds every victim, so under flakiness it always shows
+    # some that fail by chance (5% of hundreds); confirmation alone lets
+    # polluters x victims x noise**(confirm + 1) of them through.  Run each
+    # polluter once more before just its new failures; keep those failing again.
+    news = {}
     for probe in fan:
         result = results[probe.key]
         p = probe.tests[0]
-        pairs |= {(p, v) for v in probe.tests[1:] if result.failed(v)}
+        news[p] = [v for v in probe.tests[1:] if result.failed(v) and (p, v) not in pairs]
+    again = [Probe("fan-out", (p, *vs), repetition=1) for p, vs in sorted(news.items()) if vs]
+    results = engine.book.run("fan-out", again)
+    for probe in again:
+        result = results[probe.key]
+        pairs |= {(probe.tests[0], v) for v in probe.tests[1:] if result.failed(v)}
+    # A victim can also be a cleaner, so one tail can hide a victim behind
+    # another: victims still unexplained meet each polluter alone.
+    explained = {v for _, v in pairs}
+    lonely = [
+        Probe("fan-out-pairs", (p, v)) for v in tail_order if v not in explained for p in sorted(polluters) if p != v
+    ]
+    if lonely:
+        lonely_results = engine.book.run("fan-out-pairs", lonely)
+        pairs |= {(pr.tests[0], pr.tests[1]) for pr in lonely if lonely_results[pr.key].failed(pr.tests[1])}
     edges = [Edge(p, v, "sequential") for p, v in sorted(pairs)]
     return engine.confirm_edges("confirm", edges)
 

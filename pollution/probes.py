@@ -222,6 +222,8 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
                 box["side"] = execute(context.runner, side_request)
             except RunnerError as exc:
                 box["error"] = str(exc)
+            finally:
+                Path(side_ready).touch()  # a side that died must not hold the other at the barrier
 
         thread = threading.Thread(target=beside, daemon=True)
         thread.start()
@@ -231,6 +233,7 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
             main = run_probe(context, main_probe, barrier=(main_ready, side_ready), run_id=probe.probe_id)
         finally:
             Path(sentinel).touch()
+            Path(main_ready).touch()
             thread.join()
     outcomes: dict[str, str] = {t: "missing" for t in probe.beside}
     executions = 0
