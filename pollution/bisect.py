@@ -32,15 +32,12 @@ runs).  A range is positive as soon as one repetition fails, negative after
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 
-from pollution.probes import FAILED, Probe, ProbeBook, ProbeResult
-from pollution.schedule import Candidates
+from pollution.probes import Probe, ProbeBook, ProbeResult
 
 Positive = Callable[[ProbeResult, str], bool]
 
@@ -412,20 +409,3 @@ def collapse_modules(
             )
             out.append(merged)
     return out
-
-
-def summarize_results(results: Iterable[ProbeResult]) -> pd.DataFrame:
-    rows = [
-        {
-            "probe": r.probe.probe_id, "purpose": r.probe.purpose, "tests": len(r.probe.tests),
-            "beside": len(r.probe.beside), "failed": sum(o in FAILED for o in r.outcomes.values()),
-            "executions": r.executions, "invocations": r.invocations, "duration": r.duration,
-            "error": r.error,
-        }
-        for r in results
-    ]
-    return pd.DataFrame(rows)
-
-
-def _log2(n: int) -> float:
-    return math.log2(n) if n > 1 else 0.0

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from pollution.graph import InterferenceGraph
 
 RESULT_VERSION = 1
-PHASES = ("baseline", "triage", "tail", "tail-search", "search", "sweep", "fan-out", "fan-out-pairs", "confirm",
-          "concurrent", "confirm-concurrent", "cleaners", "state-setters")
 
 
 @dataclass

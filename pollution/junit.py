@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -677,9 +677,3 @@ def _ginkgo_suite(suite: dict[str, Any], sink: _Columns, run_id: str, mode: str 
         )
         seq += 1
     return seq
-
-
-def iter_report_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Every report file the arguments name, in run order."""
-    for run in find_runs(list(paths)):
-        yield from run.files
