@@ -21,9 +21,11 @@ What it does, in one run:
 
    * ``load_junit``  -- ``pollution.load_junit(path)`` (XML -> typed DataFrame);
    * ``bare lxml``   -- ``etree.iterparse(path, events=("end",), tag="testcase")``
-     reading name/classname/time/file and the failure/error/skipped child with
-     its message (or text) into Python lists, clearing as it goes: the
-     practical floor for a Python reader;
+     reading the same fields load_junit reads from each case (name, classname,
+     status, time, file, timestamp, the failure/error/skipped child with its
+     message or text, rerun children, properties, with load_junit's fallbacks)
+     into Python lists, clearing as it goes: the practical floor for a Python
+     reader, without test ids, types or a table;
    * ``junitparser`` -- ``JUnitXml.fromfile(path)``, iterate suites and cases,
      read each result's message/text (the object API; builds the whole tree).
 
@@ -222,29 +224,46 @@ def _read_load_junit(path: str) -> Callable[[], dict[str, int]]:
 def _read_bare_lxml(path: str) -> Callable[[], dict[str, int]]:
     from lxml import etree
 
+    fail_tags = {"failure", "error", "skipped"}
+    rerun_tags = {"flakyFailure", "flakyError", "rerunFailure", "rerunError"}
+
     def run() -> dict[str, int]:
+        # The same attributes and children load_junit reads from every case,
+        # with its fallbacks, into plain lists: no ids, no types, no table.
         names: list[str | None] = []
         classnames: list[str | None] = []
+        statuses: list[str | None] = []
         times: list[float | None] = []
         files: list[str | None] = []
+        stamps: list[str | None] = []
         outcomes: list[str] = []
         messages: list[str | None] = []
+        reruns: list[int] = []
+        properties: list[dict[str, str] | None] = []
         for _event, elem in etree.iterparse(path, events=("end",), tag="testcase"):
             get = elem.get
             names.append(get("name"))
-            classnames.append(get("classname"))
-            t = get("time")
+            classnames.append(get("classname") or get("class"))
+            statuses.append(get("status"))
+            t = get("time") or get("duration")
             times.append(float(t) if t else None)
             files.append(get("file"))
-            outcome, message = "passed", None
+            stamps.append(get("timestamp"))
+            outcome, message, rerun, props = "passed", None, 0, None
             for child in elem:
                 tag = child.tag
-                if tag == "failure" or tag == "error" or tag == "skipped":
-                    outcome = tag
-                    message = child.get("message") or child.text
-                    break
+                if tag in fail_tags:
+                    if outcome == "passed":
+                        outcome = tag
+                        message = child.get("message") or (child.text or "").strip() or None
+                elif tag in rerun_tags:
+                    rerun += 1
+                elif tag == "properties":
+                    props = {p.get("name"): p.get("value") for p in child}
             outcomes.append(outcome)
             messages.append(message)
+            reruns.append(rerun)
+            properties.append(props)
             elem.clear(keep_tail=False)
             parent = elem.getparent()
             while elem.getprevious() is not None:

@@ -9,6 +9,7 @@ whatever the size of captured output.
 
 from __future__ import annotations
 
+import gc
 import glob
 import json
 import re
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 from lxml import etree
@@ -59,27 +61,60 @@ class Ingested:
 
 _ARROW_TYPES = {"string": pa.large_string(), "Float64": pa.float64(), "Int64": pa.int64()}
 _CHUNK_ROWS = 32_768
+# Columns that stay the same over a whole suite (or file): stored once per
+# segment, not once per row.  ``seq`` counts up by one per row in a segment.
+_SEGMENT_COLUMNS = ("run_id", "mode", "suite", "runner", "source")
+_ROW_COLUMNS = tuple(c for c in COLUMNS if c not in _SEGMENT_COLUMNS and c != "seq")
+_ROW_INDEX = [COLUMNS.index(c) for c in _ROW_COLUMNS]
+_SEGMENT_INDEX = [COLUMNS.index(c) for c in _SEGMENT_COLUMNS]
+_SEQ_INDEX = COLUMNS.index("seq")
+
+
+@dataclass
+class _Segment:
+    first_row: int
+    first_seq: int
+    values: tuple[Any, ...]  # in _SEGMENT_COLUMNS order
 
 
 class _Columns:
-    """Rows buffered as tuples and moved into Arrow columns every ``_CHUNK_ROWS``.
+    """Rows buffered as short tuples and moved into Arrow columns every ``_CHUNK_ROWS``.
 
     One tuple append per row is much cheaper than one list append per column,
     and flushing to Arrow bounds the Python objects alive at once: memory is
     the compact Arrow columns plus one chunk of rows, whatever the report size.
+    The columns that are the same for a whole suite live in segments and are
+    expanded in C when the table is built, so the hot loop never touches them.
     """
 
     def __init__(self) -> None:
         self._rows: list[tuple[Any, ...]] = []
-        self._chunks: list[list[pa.Array]] = []  # per chunk, one array per column
+        self._chunks: list[list[pa.Array]] = []  # per chunk, one array per row column
         self._flushed = 0
-        self._types = [_ARROW_TYPES[SCHEMA[c]] for c in COLUMNS]
+        self._types = [_ARROW_TYPES[SCHEMA[c]] for c in _ROW_COLUMNS]
+        self._struct = pa.struct([pa.field(c, t) for c, t in zip(_ROW_COLUMNS, self._types)])
+        self._segments: list[_Segment] = []
+
+    def segment(self, seq: int, run_id: str, mode: str | None, suite: str | None, runner: str, source: str) -> None:
+        """Start a segment: the rows that follow share these values, and
+        their ``seq`` counts up from ``seq``."""
+        values = (run_id, mode, suite, runner, source)
+        at = len(self)
+        if self._segments:
+            last = self._segments[-1]
+            if last.values == values and last.first_seq + (at - last.first_row) == seq:
+                return
+            if last.first_row == at:
+                self._segments.pop()
+        self._segments.append(_Segment(at, seq, values))
 
     def add(self, *values: Any) -> None:
-        self.append(values)
+        """Add one row given in ``COLUMNS`` order (the slow, general path)."""
+        self.segment(values[_SEQ_INDEX], *(values[i] for i in _SEGMENT_INDEX))
+        self.append(tuple(values[i] for i in _ROW_INDEX))
 
     def append(self, row: tuple[Any, ...]) -> None:
-        """Add one row (values in ``COLUMNS`` order)."""
+        """Add one row of the current segment (values in ``_ROW_COLUMNS`` order)."""
         rows = self._rows
         rows.append(row)
         if len(rows) >= _CHUNK_ROWS:
@@ -97,12 +132,14 @@ class _Columns:
 
     def _flush(self) -> None:
         if self._rows:
-            columns = zip(*self._rows)
-            self._chunks.append([pa.array(col, type=t) for col, t in zip(columns, self._types)])
+            # Arrow reads the row tuples as structs: the transposition happens in C.
+            self._chunks.append(pa.array(self._rows, type=self._struct).flatten())
             self._flushed += len(self._rows)
             self._rows.clear()
 
     def truncate(self, n: int) -> None:
+        while self._segments and self._segments[-1].first_row >= n:
+            self._segments.pop()
         if n >= self._flushed:
             del self._rows[n - self._flushed:]
             return
@@ -121,8 +158,18 @@ class _Columns:
 
     def table(self) -> pd.DataFrame:
         self._flush()
+        total = self._flushed
+        starts = np.array([s.first_row for s in self._segments] + [total], dtype=np.int64)
+        lengths = np.diff(starts)
+        which = pa.array(np.repeat(np.arange(len(self._segments), dtype=np.int32), lengths))
         columns: dict[str, Any] = {}
-        for i, (name, arrow_type) in enumerate(zip(COLUMNS, self._types)):
+        for j, name in enumerate(_SEGMENT_COLUMNS):
+            values = pa.array([s.values[j] for s in self._segments], type=pa.large_string())
+            columns[name] = pd.array(values.take(which), dtype="string")
+        first_seq = np.array([s.first_seq for s in self._segments], dtype=np.int64)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(starts[:-1], lengths)
+        columns["seq"] = pd.array(np.repeat(first_seq, lengths) + offsets, dtype="Int64")
+        for i, (name, arrow_type) in enumerate(zip(_ROW_COLUMNS, self._types)):
             chunked = pa.chunked_array([chunk[i] for chunk in self._chunks], type=arrow_type)
             columns[name] = pd.array(chunked, dtype=SCHEMA[name])  # no copy for strings
         self._chunks = []
@@ -166,18 +213,27 @@ def ingest(
         runs = [RunSource(run_id, files, mode if mode is not None else _single_mode(runs))]
     sink = _Columns()
     skipped: list[SkippedFile] = []
-    for run in runs:
-        seq = 0
-        for path in run.files:
-            before = len(sink)
-            try:
-                seq = parse_file(path, sink, run_id=run.run_id, mode=run.mode, seq=seq)
-            except ReportError as exc:
-                if not keep_going:
-                    raise
-                sink.truncate(before)  # nothing half-read from a bad file
-                skipped.append(SkippedFile(str(path), str(exc)))
-    return Ingested(sink.table(), skipped)
+    # Reading allocates one tuple per test case, none of them in a cycle; the
+    # cyclic collector would rescan the growing buffer over and over for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for run in runs:
+            seq = 0
+            for path in run.files:
+                before = len(sink)
+                try:
+                    seq = parse_file(path, sink, run_id=run.run_id, mode=run.mode, seq=seq)
+                except ReportError as exc:
+                    if not keep_going:
+                        raise
+                    sink.truncate(before)  # nothing half-read from a bad file
+                    skipped.append(SkippedFile(str(path), str(exc)))
+        table = sink.table()
+    finally:
+        if collecting:
+            gc.enable()
+    return Ingested(table, skipped)
 
 
 def find_runs(paths: str | Path | Iterable[str | Path], *, mode: str | None = None) -> list[RunSource]:
@@ -360,7 +416,7 @@ def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq
     rows = sink.pending()
     add_row = rows.append
     chunk = _CHUNK_ROWS
-    pytest_prefix: dict[tuple[str | None, str | None], str] = {}
+    pytest_prefix: dict[Any, tuple[str, str | None]] = {}
     suite_elem: Any = None
     suite = _Suite(None, "junit", None, None, False)
     ids = identity.IdCache()
@@ -388,6 +444,7 @@ def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq
                 suite_elem = parent
                 suite = _suite_info(parent, path)
                 runner, suite_name, suite_worker = suite.runner, suite.name, suite.worker
+                sink.segment(seq, run_id, mode, suite_name, runner, source)
             get = elem.get
             name = get("name") or ""
             classname = get("classname") or get("class") or None
@@ -419,13 +476,13 @@ def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq
                 if start is not None and duration is not None:
                     stop = start + duration
             if runner == "pytest":  # first: the common case, kept inline for speed
+                key = classname if file is None else (classname, file)  # no tuple for plain reports
+                known = pytest_prefix.get(key)
+                if known is None:
+                    known = pytest_prefix[key] = (ids.pytest(classname, "", file), file or ids.pytest_file(classname, None))
                 if test_id is None:
-                    prefix = pytest_prefix.get((classname, file))
-                    if prefix is None:
-                        prefix = pytest_prefix[(classname, file)] = ids.pytest(classname, "", file)
-                    test_id = prefix + name
-                if file is None:
-                    file = ids.pytest_file(classname, None)
+                    test_id = known[0] + name
+                file = known[1]
             elif runner == "ginkgo":
                 if identity.is_ginkgo_suite_node(name):
                     elem.clear(keep_tail=False)
@@ -440,8 +497,8 @@ def _parse_xml(path: Path, sink: _Columns, *, run_id: str, mode: str | None, seq
                 # A case without a name still ran; give it a positional id, not a guess.
                 test_id = f"{test_id or suite_name or ''}<unnamed case {seq}>"
             add_row((
-                run_id, mode, test_id, suite_name, classname, name, file, outcome, duration,
-                worker or suite_worker, start, stop, position, message, reruns, seq, runner, source,
+                test_id, classname, name, file, outcome, duration,
+                worker or suite_worker, start, stop, position, message, reruns,
             ))
             seq += 1
             if len(rows) >= chunk:

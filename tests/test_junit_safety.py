@@ -505,3 +505,27 @@ def test_declared_encodings_are_honoured(tmp_path: Path, encoding: str) -> None:
     )
     path.write_bytes(text.encode(encoding))
     assert load_junit(path)["name"].tolist() == [name]
+
+
+def test_keep_going_keeps_run_source_suite_and_seq_of_every_row(tmp_path: Path) -> None:
+    # Rows store per-suite values once per segment; a file dropped halfway
+    # must take its segments with it and leave every other row's values exact.
+    two_suites = tmp_path / "a.xml"
+    two_suites.write_text(
+        '<testsuites><testsuite name="s1"><testcase classname="t.test_x" name="test_1"/>'
+        '<testcase classname="t.test_x" name="test_2"/></testsuite>'
+        '<testsuite name="s2"><testcase classname="t.test_y" name="test_3"/></testsuite></testsuites>'
+    )
+    half = tmp_path / "b.xml"
+    half.write_text('<testsuite name="s3"><testcase classname="t.test_z" name="test_4"/><testcase')
+    last = tmp_path / "c.xml"
+    last.write_text('<testsuite name="s2"><testcase classname="t.test_y" name="test_5"/></testsuite>')
+    table = load_junit([two_suites, half, last], run_id="r1", mode="serial", keep_going=True)
+    rows = table[["run_id", "mode", "suite", "source", "seq", "name"]].astype(object).values.tolist()
+    assert rows == [
+        ["r1", "serial", "s1", str(two_suites), 0, "test_1"],
+        ["r1", "serial", "s1", str(two_suites), 1, "test_2"],
+        ["r1", "serial", "s2", str(two_suites), 2, "test_3"],
+        ["r1", "serial", "s2", str(last), 3, "test_5"],
+    ]
+    assert [p for p, _ in table.attrs["skipped"]] == [str(half)]
