@@ -134,17 +134,19 @@ class ProbeContext:
 
 
 def run_probe(
-    context: ProbeContext, probe: Probe, barrier: tuple[str, str] | None = None, run_id: str | None = None
+    context: ProbeContext, probe: Probe, barrier: tuple[str, str] | None = None, run_id: str | None = None,
+    side: str | None = None,
 ) -> ProbeResult:
     """Execute one probe.  Runner failures (timeouts, crashes) become data: the
-    tests of the probe are recorded as ``missing``."""
+    tests of the probe are recorded as ``missing``.  ``side`` is set for the two
+    halves of a concurrent probe (:attr:`RunRequest.side`)."""
     started = time.time()
     if probe.beside:
         return _run_concurrent(context, probe, started)
     request = RunRequest(
         run_id=run_id or probe.probe_id, mode="serial" if probe.workers == 1 else "parallel",
         tests=list(probe.tests) if probe.tests or probe.collect else None, workers=probe.workers, env=context.env,
-        timeout=context.timeout, extra_args=context.extra_args, collect=probe.collect, barrier=barrier,
+        timeout=context.timeout, extra_args=context.extra_args, collect=probe.collect, barrier=barrier, side=side,
     )
     try:
         result = execute(context.runner, request)
@@ -181,7 +183,7 @@ def _run_concurrent(context: ProbeContext, probe: Probe, started: float) -> Prob
     box: dict[str, ProbeResult] = {}
 
     def main() -> None:
-        box["main"] = run_probe(context, main_probe, run_id=probe.probe_id)
+        box["main"] = run_probe(context, main_probe, run_id=probe.probe_id, side="range")
 
     thread = threading.Thread(target=main, daemon=True)
     thread.start()
@@ -190,7 +192,7 @@ def _run_concurrent(context: ProbeContext, probe: Probe, started: float) -> Prob
     while True:
         side = run_probe(
             context, Probe(probe.purpose + "/beside", probe.beside, 1, (), probe.repetition * 1000 + runs),
-            run_id=probe.probe_id,
+            run_id=probe.probe_id, side="beside",
         )
         runs += 1
         executions += side.executions
@@ -214,7 +216,7 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
         side_request = RunRequest(
             run_id=probe.probe_id, tests=list(probe.beside), env=context.env,
             timeout=context.timeout, extra_args=context.extra_args, loop_until=sentinel,
-            barrier=(side_ready, main_ready),
+            barrier=(side_ready, main_ready), side="beside",
         )
 
         def beside() -> None:
@@ -230,7 +232,9 @@ def _run_concurrent_looping(context: ProbeContext, probe: Probe, main_probe: Pro
         try:
             # Both sides meet at a barrier after their start-up: the victim
             # loops while the main side's tests run, not while it starts.
-            main = run_probe(context, main_probe, barrier=(main_ready, side_ready), run_id=probe.probe_id)
+            main = run_probe(
+                context, main_probe, barrier=(main_ready, side_ready), run_id=probe.probe_id, side="range"
+            )
         finally:
             Path(sentinel).touch()
             Path(main_ready).touch()

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +21,7 @@ from pollution.errors import InputError, RunnerError
 
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a timed-out group
 OUTPUT_TAIL = 4000  # characters of the child's output kept for error messages
+ENV_PROBE_SIDE = "POLLUTION_PROBE_SIDE"  # "range" or "beside" in the two processes of a concurrent probe
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class RunRequest:
     # ``(ready, wait)``: after start-up, create ``ready`` and wait for ``wait``
     # (runners with ``can_loop``), so both sides of a concurrent probe start together.
     barrier: tuple[str, str] | None = None
+    # Which process of a concurrent probe this is: "range" (the tests under
+    # suspicion) or "beside" (the victim running next to them).  The tests
+    # see it as $POLLUTION_PROBE_SIDE, whatever the runner; other runs: unset.
+    side: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,9 @@ def execute(runner: Runner, request: RunRequest, workdir: Path | None = None) ->
         workdir = workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         invocation = runner.prepare(request, workdir)
+        if request.side is not None:
+            # Set here, not in each adapter: every runner's tests see it.
+            invocation = replace(invocation, env={**invocation.env, ENV_PROBE_SIDE: request.side})
         started = time.time()
         code, timed_out, tail = run_process(invocation, request.timeout)
         duration = time.time() - started

@@ -11,6 +11,8 @@ PostgreSQL server.
   creates a fresh test database.
   ``POLLUTION_DEMO_RESET=0`` skips that, to join a database another run is
   using (how the ground-truth script runs two processes at the same time).
+  So does ``POLLUTION_PROBE_SIDE=beside``: the victim's process of a
+  concurrent probe joins the database the range side resets.
 * Each worker's session fixture only creates the schema if it is missing.
 
 Nothing is cached in the test process: all state that one test can leave for
@@ -38,7 +40,14 @@ from pollution.demo.service import (
 
 def pytest_configure(config: pytest.Config) -> None:
     first_process = not hasattr(config, "workerinput")  # a plain run, or the xdist controller
-    if first_process and os.environ.get("POLLUTION_DEMO_RESET", "1") != "0":
+    # Both processes of a concurrent probe share one database, and two resets
+    # at the same moment can fail ("database is locked"): only the range side
+    # resets.  The beside side does not run its victim before that reset: it
+    # waits at the --pollution-barrier, after collection, for the range side,
+    # which gets there only once this hook (the reset) has returned, or dies
+    # and the probe records an error.  (The wait gives up after 60 s.)
+    beside = os.environ.get("POLLUTION_PROBE_SIDE") == "beside"
+    if first_process and not beside and os.environ.get("POLLUTION_DEMO_RESET", "1") != "0":
         reset_database(database_url())
 
 
