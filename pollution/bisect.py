@@ -7,12 +7,25 @@ still searching that range.  One probe thus answers for all the victims it
 holds, so the number of probes grows with the number of distinct polluters
 and log(candidates), not with the number of victims.
 
+The tree's layout is chosen for test executions: the sequential search
+starts at about sqrt(candidates) contiguous *pools* instead of one probe of
+the whole universe (every level above the one where ranges hold one polluter
+each would cost a whole universe plus a tail per range), and a guilty range
+is cut into the number of parts that :func:`split_count` finds cheapest for
+the victims it holds (halves for small ranges, parts of a few tests above).
+
 Why the layout is safe:
 
 * Keeping the original order inside every range keeps each victim's *last
   effective polluter* ahead of any cleaner that did not save it in the
-  failing run, so a failing range always has a failing half (unless two tests
-  pollute only together; such groups are reported, not guessed at).
+  failing run, so a failing range always has a failing part, whatever the
+  number of parts (unless two tests pollute only together; such groups are
+  reported, not guessed at).  The same holds for pools: if the whole
+  universe fails for a victim, the pool holding its last effective polluter
+  fails.  A victim that fails in no pool (a pair split across pools, a
+  polluter masked in every pool, or no sequential polluter at all) gets the
+  probe of the whole universe it would have had without pools, then halves,
+  so no edge the single root would have found is lost.
 * Victims run only in tails, never inside ranges.  Victims that pollute other
   victims are found first from a probe of the tail alone, and the tail is
   ordered so that a victim runs before the victims that pollute it.
@@ -32,10 +45,11 @@ runs).  A range is positive as soon as one repetition fails, negative after
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
 
 from pollution.probes import Probe, ProbeBook, ProbeResult
 
@@ -162,66 +176,104 @@ class Bisector:
         positive: Positive = _fails,
         reverse: bool = False,
         concurrent: bool = False,
+        pools: int = 1,
     ) -> SearchOutcome:
         """Group testing over ``universe`` for every victim in ``wanted``.
 
         ``wanted[v]`` is the set of tests of the universe that may be v's
         culprits; a range is probed for v only when it holds one of them
-        (or, when no such half is guilty, the other half too).  A probe is
+        (or, when no such part is guilty, the other parts too).  A probe is
         ``prefix + range + tail``; with ``concurrent`` the tail runs beside
         the range instead, repeated up to ``concurrent_repeats`` times.
         ``positive(result, v)`` says whether the range is guilty for v.
+
+        A guilty range is split in halves when ``concurrent`` (an innocent
+        part costs ``concurrent_repeats`` probes), otherwise in the number of
+        parts :func:`split_count` finds cheapest for the victims it holds.
+        With ``pools`` > 1 the whole universe is not probed: the tree starts
+        at that many contiguous pools (:func:`pool_ranges`), and a victim
+        guilty in no pool falls back to a probe of the whole universe, then
+        its halves, as it would have without pools.
         """
         n = len(universe)
         found: dict[str, list[str]] = {v: [] for v in wanted}
         groups: dict[str, list[list[str]]] = {v: [] for v in wanted}
         members = set(universe)
+        whole = (0, n)
+        first = pool_ranges(n, pools)
+        pooled = len(first) > 1
+        fallback: set[str] = set()  # victims guilty in no pool: their tree starts at the whole universe
+        parts: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        guilty: dict[tuple[int, int], set[str]] = {}  # this level's verdicts: node -> guilty victims
+
+        def children(node: tuple[int, int], v: str) -> list[tuple[int, int]]:
+            if node == whole and pooled:
+                return first if v not in fallback else split_range(node, 2)
+            if node not in parts:
+                m = 2 if concurrent else split_count(node[1] - node[0], len(guilty.get(node, ())))
+                parts[node] = split_range(node, m)
+            return parts[node]
+
+        def choose(node: tuple[int, int], v: str) -> list[tuple[int, int]]:
+            every = children(node, v)
+            return [h for h in every if not wanted[v].isdisjoint(universe[h[0] : h[1]])] or every
+
         frontier: dict[tuple[int, int], set[str]] = {}
-        root = sorted(v for v in wanted if wanted[v] & members)
-        if n and root:
-            frontier[(0, n)] = set(root)
         rank = {t: i for i, t in enumerate(tail_order)}
         probed: dict[tuple[str, tuple[int, int]], set[tuple[int, int]]] = {}
-        # Every half ever probed for (v, parent): the halves not tried yet are
+        # Every part ever probed for (v, parent): the parts not tried yet are
         # tried once, never again (a flaky parent would otherwise bounce
-        # between its two innocent halves for ever).
+        # between its innocent parts for ever).
         tried: dict[tuple[str, tuple[int, int]], set[tuple[int, int]]] = {}
+        root = sorted(v for v in wanted if wanted[v] & members) if n else []
+        for v in root:
+            if not pooled:
+                frontier.setdefault(whole, set()).add(v)
+                continue
+            # The whole universe stands as guilty for v without a probe: its pools are probed.
+            chosen = choose(whole, v)
+            for h in chosen:
+                frontier.setdefault(h, set()).add(v)
+            probed[(v, whole)] = set(chosen)
+            tried[(v, whole)] = set(chosen)
         while frontier:
             verdict = self._probe_level(phase, universe, frontier, rank, prefix, positive, reverse, concurrent)
+            guilty = {node: {v for v in victims if verdict[(node, v)]} for node, victims in frontier.items()}
             following: dict[tuple[int, int], set[str]] = {}
             for node, victims in sorted(frontier.items()):
                 lo, hi = node
-                for v in sorted(victims):
-                    if not verdict[(node, v)]:
-                        continue
+                for v in sorted(guilty[node]):
                     if hi - lo == 1:
                         found[v].append(universe[lo])
                         continue
-                    mid = (lo + hi) // 2
-                    both = [(lo, mid), (mid, hi)]
-                    chosen = [h for h in both if wanted[v] & set(universe[h[0] : h[1]])] or both
+                    chosen = choose(node, v)
                     for h in chosen:
                         following.setdefault(h, set()).add(v)
                     probed[(v, node)] = set(chosen)
                     tried[(v, node)] = set(chosen)
-            # A parent guilty for v whose probed halves were all innocent:
-            # try the halves not probed yet, else it is a group that pollutes
+            # A parent guilty for v whose probed parts were all innocent:
+            # try the parts not probed yet, else it is a group that pollutes
             # only together (or an intermittent failure); report it as such.
+            # Pools of a universe that was never probed: probe it now (two
+            # tests that pollute only together may sit in different pools).
             for (v, parent), halves in list(probed.items()):
                 if not all((h, v) in verdict for h in halves):
                     continue
                 del probed[(v, parent)]
                 if any(verdict[(h, v)] for h in halves):
                     continue
-                lo, hi = parent
-                mid = (lo + hi) // 2
-                untried = {h for h in ((lo, mid), (mid, hi)) if h not in tried[(v, parent)]}
+                if parent == whole and pooled and v not in fallback:
+                    fallback.add(v)
+                    following.setdefault(whole, set()).add(v)
+                    continue
+                untried = {h for h in children(parent, v) if h not in tried[(v, parent)]}
                 if untried:
                     for h in untried:
                         following.setdefault(h, set()).add(v)
                     probed[(v, parent)] = set(untried)
                     tried[(v, parent)] |= untried
                 else:
+                    lo, hi = parent
                     groups[v].append(list(universe[lo:hi]))
             frontier = following
         return SearchOutcome(found, groups)
@@ -274,6 +326,32 @@ class Bisector:
         return verdict
 
     # ------------------------------------------------------------- confirm
+
+    def retriage(self, victims: Sequence[str], triage: Triage) -> list[str]:
+        """Run victims that no sequential probe explains alone again, three
+        times the triage repeats, before the costly concurrent search.
+
+        A test failing alone 30% of the time passes three alone-runs half the
+        time and then fails beside anything, an empty session included: it
+        would be blamed on whatever ran next to it.  Those failing here move
+        from ``triage.victims`` to ``triage.nondeterministic``; returned.
+        """
+        n = 3 * self.triage_repeats
+        probes = {(v, i): Probe("retriage", (v,), repetition=i) for v in victims for i in range(n)}
+        results = self.book.run("retriage", list(probes.values()))
+        flaky: list[str] = []
+        for v in victims:
+            runs = [results[probes[(v, i)].key] for i in range(n)]
+            ran = [r for r in runs if r.outcomes.get(v) not in ("missing", "skipped")]
+            fails = sum(r.failed(v) for r in ran)
+            triage.alone_runs[v] = triage.alone_runs.get(v, 0) + len(ran)
+            triage.alone_failures[v] = triage.alone_failures.get(v, 0) + fails
+            if fails:
+                flaky.append(v)
+                if v in triage.victims:
+                    triage.victims.remove(v)
+                triage.nondeterministic.append(v)
+        return flaky
 
     def session_controls(self, phase: str, victims: Sequence[str], files: dict[str, str]) -> dict[str, int]:
         """Failures of each victim looping beside a runner session that runs
@@ -355,6 +433,78 @@ class Bisector:
             else:
                 e.status = "rejected"
         return edges
+
+
+MAX_PARTS = 16
+# A runner invocation's start-up, counted in test executions when choosing
+# how many parts to probe: splits of more than about four parts save a few
+# executions but cost more invocations, and every part a spurious failure
+# reaches is one more probe.
+PROBE_COST = 20
+
+
+def split_range(node: tuple[int, int], parts: int) -> list[tuple[int, int]]:
+    """``node`` cut into ``parts`` contiguous ranges of about equal size.
+
+    >>> split_range((10, 20), 3)
+    [(10, 13), (13, 16), (16, 20)]
+    """
+    lo, hi = node
+    k = max(1, min(parts, hi - lo))
+    return [(lo + (hi - lo) * i // k, lo + (hi - lo) * (i + 1) // k) for i in range(k)]
+
+
+def pool_ranges(n: int, pools: int) -> list[tuple[int, int]]:
+    """``pools`` contiguous ranges of about equal size covering ``range(n)``,
+    each of two tests or more (fewer pools when ``n`` is small).
+
+    >>> pool_ranges(10, 3)
+    [(0, 3), (3, 6), (6, 10)]
+    >>> pool_ranges(5, 4)
+    [(0, 2), (2, 5)]
+    """
+    return split_range((0, n), min(pools, n // 2) if n >= 4 else 1)
+
+
+def pool_count(n: int) -> int:
+    """Pools for a first search level over ``n`` candidates: about sqrt(n).
+
+    With g polluters spread over the candidates and V victims riding in every
+    pool's tail, the first level costs n + k*V executions and each polluter
+    about 2n/k more below it; k = sqrt(2gn/V) balances the two, which is
+    sqrt(n) when g is about V/2 (the demo: 8 polluters, 16 victims).
+    """
+    return max(1, round(math.sqrt(n)))
+
+
+@functools.cache
+def _split_cost(size: int, tail: int) -> tuple[float, int]:
+    """(cost of isolating one polluter among ``size`` tests, the number of
+    parts of the first cut); see :func:`split_count`."""
+    if size <= 1:
+        return 0.0, 1
+    # Parts of two tests or more: a single test is only reached from a
+    # guilty range of two or three, so a spurious failure rarely gets there.
+    widest = min(size // 2, MAX_PARTS) if size >= 4 else 2
+    return min(
+        (size + m * (tail + PROBE_COST) + _split_cost(-(-size // m), tail)[0], m) for m in range(2, widest + 1)
+    )
+
+
+def split_count(size: int, tail: int) -> int:
+    """How many parts to cut a guilty range of ``size`` tests into, when
+    ``tail`` victims ride along in each part's probe.
+
+    Probing every part costs ``size + parts * tail`` test executions (plus
+    ``PROBE_COST`` per invocation), then the guilty part is cut again: the
+    cheapest first cut for one polluter.  Small ranges are halved, longer
+    ones cut into parts of a few tests each (at most ``MAX_PARTS`` parts);
+    a long tail makes the cut narrower.
+
+    >>> split_count(3, 5), split_count(141, 16), split_count(1000, 1)
+    (2, 4, 9)
+    """
+    return _split_cost(size, max(1, tail))[1]
 
 
 def safe_tail_order(victims: Sequence[str], victim_edges: Iterable[tuple[str, str]]) -> list[str]:

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pollution.bisect import Bisector, Edge, Triage, _passes, collapse_modules, module_of, safe_tail_order
+from pollution.bisect import (
+    Bisector,
+    Edge,
+    Triage,
+    _passes,
+    collapse_modules,
+    module_of,
+    pool_count,
+    safe_tail_order,
+)
 from pollution.diff import diff_runs
 from pollution.errors import InputError
 from pollution.probes import Costs, Journal, Probe, ProbeBook, ProbeContext, make_executor
@@ -264,6 +273,8 @@ def _diagnose(
     if want_concurrent:
         explained = {e.victim for e in edges if e.status in ("confirmed", "intermittent")}
         rest = [v for v in victims if v not in explained]
+        flaky = set(engine.retriage(rest, triage)) if rest else set()
+        rest = [v for v in rest if v not in flaky]  # ``victims`` is triage.victims: they left it
         if rest:
             conc_edges, groups = _concurrent(engine, rest, candidates, order, files)
             edges += conc_edges
@@ -309,7 +320,7 @@ def _sequential(
     anyones = set().union(*(candidates[v].sequential for v in victims))
     universe = [t for t in order if t not in victim_set and t in anyones]
     wanted = {v: set(candidates[v].sequential) - victim_set for v in victims}
-    found = engine.search("search", universe, wanted, tail_order).found
+    found = engine.search("search", universe, wanted, tail_order, pools=pool_count(len(universe))).found
     polluters = {p for ps in found.values() for p in ps}
     rest = [t for t in universe if t not in polluters]
     swept = engine.search("sweep", rest, {v: wanted[v] & set(rest) for v in victims}, tail_order, reverse=True).found
@@ -319,19 +330,28 @@ def _sequential(
     # Fan-out: every polluter before every victim finds the victims a search missed.
     fan = [Probe("fan-out", (p, *[v for v in tail_order if v != p])) for p in sorted(polluters)]
     results = engine.book.run("fan-out", fan)
-    pairs = {(p, v) for v, ps in found.items() for p in ps} | set(victim_edges)
+    searched = {(p, v) for v, ps in found.items() for p in ps}
+    pairs = set(victim_edges)
     # One fan-out probe holds every victim, so under flakiness it always shows
     # some that fail by chance (5% of hundreds); confirmation alone lets
     # polluters x victims x noise**(confirm + 1) of them through.  Run each
     # polluter once more before just its new failures; keep those failing again.
+    # Likewise a pair the search found must fail in the fan-out too, or fail
+    # once more as a pair (another victim in the fan-out may have cleaned it):
+    # a search ends on single tests that failed once each.
+    known = searched | pairs
     news = {}
+    unshown = []
     for probe in fan:
         result = results[probe.key]
         p = probe.tests[0]
-        news[p] = [v for v in probe.tests[1:] if result.failed(v) and (p, v) not in pairs]
+        news[p] = [v for v in probe.tests[1:] if result.failed(v) and (p, v) not in known]
+        pairs |= {(p, v) for v in probe.tests[1:] if (p, v) in searched and result.failed(v)}
+        unshown += [(p, v) for v in probe.tests[1:] if (p, v) in searched and not result.failed(v)]
     again = [Probe("fan-out", (p, *vs), repetition=1) for p, vs in sorted(news.items()) if vs]
-    results = engine.book.run("fan-out", again)
-    for probe in again:
+    checks = [Probe("fan-out-pairs", pair) for pair in sorted(unshown)]
+    results = engine.book.run("fan-out", again + checks)
+    for probe in again + checks:
         result = results[probe.key]
         pairs |= {(probe.tests[0], v) for v in probe.tests[1:] if result.failed(v)}
     # A victim can also be a cleaner, so one tail can hide a victim behind

@@ -270,3 +270,36 @@ def test_state_that_outlives_a_process_confirms_no_innocent_test(tmp_path: Path)
         env={"STATE_DIR": str(state)}, extra_args=["-p", "no:randomly"], concurrent=False,
     )
     assert not [e for e in diagnosis.edges if e.status == "confirmed" and "innocent" in e.polluter]
+
+
+def test_retriage_moves_a_victim_failing_alone_to_nondeterministic(tmp_path: Path) -> None:
+    # A flake that slipped through triage (three clean alone-runs) must not
+    # reach the concurrent search, where it would fail beside anything.
+    from pollution.bisect import Bisector, Triage
+    from pollution.probes import Journal, ProbeBook, ProbeContext, make_executor
+
+    root = tmp_path / "suite"
+    root.mkdir()
+    (root / "test_s.py").write_text(textwrap.dedent("""
+        import os
+        COUNT = os.path.join(os.environ["STATE_DIR"], "count")
+
+        def test_flaky():
+            n = int(open(COUNT).read()) + 1 if os.path.exists(COUNT) else 1
+            open(COUNT, "w").write(str(n))
+            assert n != 2  # its second run alone fails
+
+        def test_solid():
+            pass
+    """))
+    state = tmp_path / "state"
+    state.mkdir()
+    context = ProbeContext(get_runner("pytest", path=root), {"STATE_DIR": str(state)}, None, ("-p", "no:randomly"))
+    book = ProbeBook(make_executor(context, 1, None), Journal(tmp_path / "journal.jsonl", False), None, None)
+    engine = Bisector(book, triage_repeats=1)
+    flaky, solid = "test_s.py::test_flaky", "test_s.py::test_solid"
+    triage = Triage(victims=[flaky, solid], alone_runs={flaky: 1, solid: 1}, alone_failures={flaky: 0, solid: 0})
+    assert engine.retriage([flaky, solid], triage) == [flaky]
+    assert triage.victims == [solid] and triage.nondeterministic == [flaky]
+    assert triage.alone_runs == {flaky: 4, solid: 4} and triage.alone_failures == {flaky: 1, solid: 0}
+    assert book.costs["retriage"].invocations == 6
