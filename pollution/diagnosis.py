@@ -271,10 +271,14 @@ def _diagnose(
     files = dict(zip(schedule["test_id"], schedule["file"].astype("object").where(schedule["file"].notna(), None)))
     files = {k: v for k, v in files.items() if v}
     if want_concurrent:
+        # A victim without a confirmed edge may be a flake that slipped
+        # through triage (its "edge" then intermittent): run it alone again.
+        confirmed = {e.victim for e in edges if e.status == "confirmed"}
+        doubtful = [v for v in victims if v not in confirmed]
+        flaky = set(engine.retriage(doubtful, triage)) if doubtful else set()
+        edges = [e for e in edges if e.victim not in flaky]  # ``victims`` is triage.victims: they left it
         explained = {e.victim for e in edges if e.status in ("confirmed", "intermittent")}
         rest = [v for v in victims if v not in explained]
-        flaky = set(engine.retriage(rest, triage)) if rest else set()
-        rest = [v for v in rest if v not in flaky]  # ``victims`` is triage.victims: they left it
         if rest:
             conc_edges, groups = _concurrent(engine, rest, candidates, order, files)
             edges += conc_edges
