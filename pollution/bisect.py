@@ -64,6 +64,12 @@ def _passes(result: ProbeResult, test_id: str) -> bool:
     return result.passed(test_id)
 
 
+def _alone_tally(runs: Sequence[ProbeResult], test_id: str) -> tuple[int, int]:
+    """(runs in which the test ran at all, runs in which it failed)."""
+    ran = [r for r in runs if r.outcomes.get(test_id) not in ("missing", "skipped")]
+    return len(ran), sum(r.failed(test_id) for r in ran)
+
+
 @dataclass
 class Edge:
     polluter: str
@@ -147,15 +153,14 @@ class Bisector:
         out = Triage()
         for v in suspects:
             runs = runs_of(v, 2 * n if v in once else n)
-            ran = [r for r in runs if r.outcomes.get(v) not in ("missing", "skipped")]
-            fails = sum(r.failed(v) for r in ran)
-            out.alone_runs[v] = len(ran)
+            ran, fails = _alone_tally(runs, v)
+            out.alone_runs[v] = ran
             out.alone_failures[v] = fails
             if not ran:
                 out.genuine.append(v)  # could not be run alone at all
-            elif fails == 0 or (v in once and fails == 1 and len(ran) == 2 * n):
+            elif fails == 0 or (v in once and fails == 1 and ran == 2 * n):
                 out.victims.append(v)
-            elif fails < len(ran):
+            elif fails < ran:
                 out.nondeterministic.append(v)
             elif v in serial_passed:
                 out.brittle.append(v)
@@ -225,17 +230,24 @@ class Bisector:
         # tried once, never again (a flaky parent would otherwise bounce
         # between its innocent parts for ever).
         tried: dict[tuple[str, tuple[int, int]], set[tuple[int, int]]] = {}
+
+        def descend(
+            v: str, node: tuple[int, int], into: dict[tuple[int, int], set[str]], chosen: Iterable[tuple[int, int]],
+            retry: bool = False,
+        ) -> None:
+            chosen = set(chosen)
+            for h in chosen:
+                into.setdefault(h, set()).add(v)
+            probed[(v, node)] = set(chosen)
+            tried[(v, node)] = tried[(v, node)] | chosen if retry else chosen
+
         root = sorted(v for v in wanted if wanted[v] & members) if n else []
         for v in root:
             if not pooled:
                 frontier.setdefault(whole, set()).add(v)
                 continue
             # The whole universe stands as guilty for v without a probe: its pools are probed.
-            chosen = choose(whole, v)
-            for h in chosen:
-                frontier.setdefault(h, set()).add(v)
-            probed[(v, whole)] = set(chosen)
-            tried[(v, whole)] = set(chosen)
+            descend(v, whole, frontier, choose(whole, v))
         while frontier:
             verdict = self._probe_level(phase, universe, frontier, rank, prefix, positive, reverse, concurrent)
             guilty = {node: {v for v in victims if verdict[(node, v)]} for node, victims in frontier.items()}
@@ -246,11 +258,7 @@ class Bisector:
                     if hi - lo == 1:
                         found[v].append(universe[lo])
                         continue
-                    chosen = choose(node, v)
-                    for h in chosen:
-                        following.setdefault(h, set()).add(v)
-                    probed[(v, node)] = set(chosen)
-                    tried[(v, node)] = set(chosen)
+                    descend(v, node, following, choose(node, v))
             # A parent guilty for v whose probed parts were all innocent:
             # try the parts not probed yet, else it is a group that pollutes
             # only together (or an intermittent failure); report it as such.
@@ -268,10 +276,7 @@ class Bisector:
                     continue
                 untried = {h for h in children(parent, v) if h not in tried[(v, parent)]}
                 if untried:
-                    for h in untried:
-                        following.setdefault(h, set()).add(v)
-                    probed[(v, parent)] = set(untried)
-                    tried[(v, parent)] |= untried
+                    descend(v, parent, following, untried, retry=True)
                 else:
                     lo, hi = parent
                     groups[v].append(list(universe[lo:hi]))
@@ -342,9 +347,8 @@ class Bisector:
         flaky: list[str] = []
         for v in victims:
             runs = [results[probes[(v, i)].key] for i in range(n)]
-            ran = [r for r in runs if r.outcomes.get(v) not in ("missing", "skipped")]
-            fails = sum(r.failed(v) for r in ran)
-            triage.alone_runs[v] = triage.alone_runs.get(v, 0) + len(ran)
+            ran, fails = _alone_tally(runs, v)
+            triage.alone_runs[v] = triage.alone_runs.get(v, 0) + ran
             triage.alone_failures[v] = triage.alone_failures.get(v, 0) + fails
             if fails:
                 flaky.append(v)

@@ -246,11 +246,20 @@ def test_graph_export_cli(suite: tuple[Path, dict[str, str]], tmp_path: Path) ->
     assert pairs == {(p, v) for p, v, _ in EXPECTED}
 
 
-def test_state_that_outlives_a_process_confirms_no_innocent_test(tmp_path: Path) -> None:
-    # No reset between runs: once the polluter ran, the victim fails alone too.
+def one_file_suite(tmp_path: Path, source: str) -> tuple[Path, Path]:
+    """A suite of one file, ``test_s.py``, and a state directory that
+    outlives every process (no ``{probe}`` in it)."""
     root = tmp_path / "suite"
     root.mkdir()
-    (root / "test_s.py").write_text(textwrap.dedent("""
+    (root / "test_s.py").write_text(textwrap.dedent(source))
+    state = tmp_path / "state"
+    state.mkdir()
+    return root, state
+
+
+def test_state_that_outlives_a_process_confirms_no_innocent_test(tmp_path: Path) -> None:
+    # No reset between runs: once the polluter ran, the victim fails alone too.
+    root, state = one_file_suite(tmp_path, """
         import os
         FLAG = os.path.join(os.environ["STATE_DIR"], "flag")
 
@@ -262,9 +271,7 @@ def test_state_that_outlives_a_process_confirms_no_innocent_test(tmp_path: Path)
 
         def test_polluter():
             open(FLAG, "w").close()
-    """))
-    state = tmp_path / "state"
-    state.mkdir()
+    """)
     diagnosis = pollution.diagnose(
         get_runner("pytest", path=root), victims=["test_s.py::test_victim"], out=tmp_path / "out",
         env={"STATE_DIR": str(state)}, extra_args=["-p", "no:randomly"], concurrent=False,
@@ -278,9 +285,7 @@ def test_retriage_moves_a_victim_failing_alone_to_nondeterministic(tmp_path: Pat
     from pollution.bisect import Bisector, Triage
     from pollution.probes import Journal, ProbeBook, ProbeContext, make_executor
 
-    root = tmp_path / "suite"
-    root.mkdir()
-    (root / "test_s.py").write_text(textwrap.dedent("""
+    root, state = one_file_suite(tmp_path, """
         import os
         COUNT = os.path.join(os.environ["STATE_DIR"], "count")
 
@@ -291,9 +296,7 @@ def test_retriage_moves_a_victim_failing_alone_to_nondeterministic(tmp_path: Pat
 
         def test_solid():
             pass
-    """))
-    state = tmp_path / "state"
-    state.mkdir()
+    """)
     context = ProbeContext(get_runner("pytest", path=root), {"STATE_DIR": str(state)}, None, ("-p", "no:randomly"))
     book = ProbeBook(make_executor(context, 1, None), Journal(tmp_path / "journal.jsonl", False), None, None)
     engine = Bisector(book, triage_repeats=1)
